@@ -1,0 +1,82 @@
+"""Where runs are stored: the tracking URI and one batching store per URI per process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from autolog.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from autolog.store.batching import BatchingStore
+
+DEFAULT_FOLDER = "autolog-runs"
+DB_FILE = "autolog.db"
+ENV_URI = "AUTOLOG_TRACKING_URI"
+
+_uri: str | None = None
+_stores: dict[str, "BatchingStore"] = {}
+_lock = threading.Lock()
+
+
+def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
+    """Set where runs are stored: a folder, ``sqlite:///path.db`` or ``file:///folder``.
+
+    Raises:
+        InvalidInputError: the URI scheme is not supported.
+    """
+    global _uri
+    text = os.fspath(uri)
+    resolve(text)  # validate now, not at the first log call
+    _uri = text
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI in effect: set_tracking_uri(), else $AUTOLOG_TRACKING_URI, else ./autolog-runs."""
+    if _uri is not None:
+        return _uri
+    return os.environ.get(ENV_URI) or os.path.abspath(DEFAULT_FOLDER)
+
+
+def resolve(uri: str) -> tuple[str, str]:
+    """Map a tracking URI to (database URL, artifact root).
+
+    Raises:
+        InvalidInputError: the scheme is not supported yet.
+    """
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        if path == ":memory:" or not path:
+            raise InvalidInputError("An in-memory SQLite store cannot be shared; give a file path.")
+        path = os.path.abspath(path)
+        return f"sqlite:///{path}", os.path.join(os.path.dirname(path), "artifacts")
+    if uri.startswith(("postgresql://", "postgresql+", "http://", "https://")):
+        raise InvalidInputError(
+            f"Tracking URI {uri!r}: PostgreSQL and tracking-server URIs are not supported yet; use "
+            "a folder path or sqlite:///path.db.")
+    if "://" in uri and not uri.startswith("file://"):
+        raise InvalidInputError(
+            f"Unsupported tracking URI {uri!r}: use a folder path, file:///folder or sqlite:///path.db.")
+    folder = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return f"sqlite:///{os.path.join(folder, DB_FILE)}", os.path.join(folder, "artifacts")
+
+
+def get_store(uri: str | None = None) -> "BatchingStore":
+    """The process's store for ``uri`` (default: the current tracking URI), created on first use."""
+    key = uri or get_tracking_uri()
+    store = _stores.get(key)
+    if store is not None:
+        return store
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            from autolog.store.batching import BatchingStore
+            from autolog.store.sql import SqlStore, alive_on_this_host
+
+            db_url, artifact_root = resolve(key)
+            inner = SqlStore(db_url, artifact_root)
+            inner.mark_stale_runs(alive_on_this_host)
+            store = BatchingStore(inner)
+            _stores[key] = store
+    return store

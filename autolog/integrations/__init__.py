@@ -1,0 +1,169 @@
+"""The ``autolog()`` switch and the machinery every integration shares.
+
+``autolog()`` imports no framework: it registers post-import hooks (wrapt's importer), so an
+integration's patches are applied when its framework is imported, or at once if it already is;
+import order never matters. Each integration module ``autolog.integrations.<name>`` has:
+
+* ``autolog(**flags)``, which calls :func:`configure` with its settings;
+* ``apply(framework_module)``, which installs its patches with :mod:`._patch` (once per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any, Iterable
+
+from autolog.errors import AutologWarning
+from autolog.integrations import _config
+
+if TYPE_CHECKING:
+    from autolog.integrations._registry import Integration
+
+__all__ = ["autolog", "configure"]
+
+logger = logging.getLogger("autolog")
+_applied: set[str] = set()
+_hooked: set[str] = set()
+_lock = threading.RLock()
+
+
+def configure(name: str, settings: dict[str, Any], explicit: bool = True) -> None:
+    """Store an integration's settings (replacing earlier ones) and arm its patches.
+
+    Called by each ``autolog.<name>.autolog(...)`` with all of its arguments.
+    """
+    from autolog.integrations._registry import get, version_supported
+
+    settings = {k: v for k, v in settings.items() if not k.startswith("_")}
+    integration = get(name)
+    supported, installed = version_supported(integration)
+    if installed is not None and not supported and not settings.get("disable"):
+        if settings.get("disable_for_unsupported_versions"):
+            settings["disable"] = True
+        if not settings.get("silent"):
+            warnings.warn(
+                f"autolog: {integration.distribution} {installed} is outside the versions the "
+                f"{name} integration is tested with ({integration.tested}); it may log less."
+                + (" It is disabled (disable_for_unsupported_versions=True)."
+                   if settings.get("disable") else ""),
+                AutologWarning, stacklevel=3)
+    _config.set_config(name, settings, explicit)
+    if settings.get("disable"):
+        from autolog.integrations._patch import revert
+
+        with _lock:
+            revert(name)
+            _applied.difference_update({k for k in _applied if k.startswith(f"{name}:")})
+        return
+    _arm(integration)
+
+
+def _arm(integration: "Integration") -> None:
+    with _lock:
+        import wrapt
+
+        for module_name in integration.watch:
+            key = f"{integration.name}:{module_name}"
+            if key in _hooked:
+                continue
+            _hooked.add(key)
+            wrapt.register_post_import_hook(
+                lambda module, i=integration: _apply_safely(i, module), module_name)
+        # A hook already fired before a disable/enable cycle does not fire again: re-apply to
+        # any watched module that is already imported.
+        import sys
+
+        for module_name in integration.watch:
+            if module_name in sys.modules:
+                _apply_safely(integration, sys.modules[module_name])
+
+
+def _apply_safely(integration: "Integration", module: Any) -> None:
+    # Runs inside the user's `import`: it must never raise, whatever happens.
+    try:
+        key = f"{integration.name}:{module.__name__}"
+        with _lock:
+            if key in _applied or not _config.is_enabled(integration.name):
+                return
+            integration.load().apply(module)
+            _applied.add(key)
+    except Exception as exc:  # noqa: BLE001
+        message = f"autolog: could not enable the {integration.name} integration: {exc!r}"
+        logger.warning(message)
+        try:
+            warnings.warn(message, AutologWarning, stacklevel=2)
+        except Exception:  # noqa: BLE001 - warnings turned into errors must not fail an import
+            pass
+
+
+def _accepted(fn: Any) -> dict[str, Any]:
+    import inspect
+
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and not p.name.startswith("_")}
+
+
+def autolog(
+    *,
+    disable: bool = False,
+    exclusive: bool = False,
+    silent: bool = False,
+    log_models: bool = True,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_datasets: bool = True,
+    log_post_training_metrics: bool = True,
+    max_tuning_runs: int | None = 5,
+    extra_tags: dict[str, str] | None = None,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    disable_for_unsupported_versions: bool = False,
+) -> None:
+    """Enable autologging for every installed framework (or those in ``include``).
+
+    Calling it again replaces the settings; flags not passed return to their defaults. An
+    explicit ``autolog.<name>.autolog(...)`` call wins over this one, except ``disable=True``,
+    which turns every integration off and restores the original functions.
+
+    Raises:
+        InvalidInputError: ``include``/``exclude`` name an unknown integration, or
+            ``max_tuning_runs`` is negative.
+    """
+    from autolog.errors import InvalidInputError
+    from autolog.integrations._registry import integrations
+
+    if max_tuning_runs is not None and max_tuning_runs < 0:
+        raise InvalidInputError("max_tuning_runs must be None or >= 0.")
+    common = {
+        "disable": disable, "exclusive": exclusive, "silent": silent, "log_models": log_models,
+        "log_input_examples": log_input_examples, "log_model_signatures": log_model_signatures,
+        "log_datasets": log_datasets, "log_post_training_metrics": log_post_training_metrics,
+        "max_tuning_runs": max_tuning_runs, "extra_tags": extra_tags,
+        "disable_for_unsupported_versions": disable_for_unsupported_versions,
+    }
+    known = {i.name for i in integrations()}
+    for name in list(include or []) + list(exclude or []):
+        if name not in known and name != "pytorch":
+            raise InvalidInputError(
+                f"Unknown integration {name!r} in include/exclude; known: {', '.join(sorted(known))}.")
+    wanted = {"torch" if n == "pytorch" else n for n in include} if include is not None else known
+    wanted -= {"torch" if n == "pytorch" else n for n in (exclude or [])}
+    for integration in integrations():
+        if disable:
+            configure(integration.name, {**_config.COMMON_DEFAULTS, "disable": True, "silent": silent},
+                      explicit=False)
+            continue
+        if integration.name not in wanted or _config.is_explicit(integration.name):
+            continue
+        try:
+            defaults = _accepted(integration.load().autolog)
+        except Exception as exc:  # noqa: BLE001 - one broken integration must not stop the rest
+            if _config.strict():
+                raise
+            warnings.warn(f"autolog: the {integration.name} integration failed to load: {exc!r}",
+                          AutologWarning, stacklevel=2)
+            continue
+        settings = {**defaults, **{k: v for k, v in common.items() if k in defaults}}
+        configure(integration.name, settings, explicit=False)

@@ -1,0 +1,275 @@
+"""The patch helper: every integration patches through here, and here the safety contract lives.
+
+The contract, for every patched callable:
+
+* The original is called exactly once, with the caller's arguments (or with arguments an
+  integration's ``before`` hook returned, such as a callback list extended in a copy); its
+  result or exception reaches the caller unchanged.
+* Autolog's own exceptions never reach the caller: caught, reported once per call as an
+  :class:`~autolog.errors.AutologWarning` naming the integration and the target (and on the
+  ``autolog`` logger). ``AUTOLOG_STRICT=1`` re-raises them instead, so tests see every bug.
+* Only the outermost patched call logs; nested calls pass straight through unless a patch asks to
+  join its outer call (a booster's ``train`` inside its sklearn wrapper). The nesting state is a
+  ``ContextVar``, so each thread has its own.
+* Run scoping: with no active run a training call gets its own run (tagged
+  ``autolog.integration``), ended FINISHED, FAILED on an exception, KILLED on KeyboardInterrupt;
+  with a user run active it logs there, or not at all with ``exclusive=True``.
+* Patched callables keep signature and docstring (wrapt proxies them) and pickle as the
+  original: a patched module-level function pickles by reference to its defining module, where
+  it is patched too, so ``pickle`` finds "the same object" (MLflow's "Can't pickle r2_score").
+* Disabling is a flag read at call time, and :func:`revert` restores the originals.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import wrapt
+
+from autolog import _runs
+from autolog.entities import RunStatus
+from autolog.errors import AutologWarning
+from autolog.integrations import _config
+
+logger = logging.getLogger("autolog")
+
+_current: contextvars.ContextVar["Call | None"] = contextvars.ContextVar("autolog_call", default=None)
+# integration -> [(owner, attribute, original raw attribute value)], for revert()
+_patches: dict[str, list[tuple[Any, str, Any]]] = {}
+_patches_lock = threading.Lock()
+
+
+@dataclass
+class Call:
+    """One patched call, as the integration's hooks see it.
+
+    ``run`` is the run to log into (``None`` when logging is skipped); ``state`` is scratch
+    space shared by ``before`` and ``after`` (and by nested calls that join through ``parent``).
+    """
+
+    integration: str
+    target: str
+    instance: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    settings: dict[str, Any]
+    run: Any = None
+    managed: bool = False
+    parent: "Call | None" = None
+    state: dict[str, Any] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+
+    @property
+    def nested(self) -> bool:
+        return self.parent is not None
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.info.run_id if self.run is not None else None
+
+
+def current_call() -> Call | None:
+    """The outermost-or-joined patched call running in this thread/context, if any."""
+    return _current.get()
+
+
+def report(integration: str, target: str, exc: BaseException, call: Call | None = None) -> None:
+    """Report an exception of autolog's own code; re-raise it under AUTOLOG_STRICT=1."""
+    if _config.strict():
+        raise exc
+    if call is not None:
+        if target in call.reported:
+            return
+        call.reported.add(target)
+    settings = _config.get_config(integration) or {}
+    message = (f"autolog: the {integration} integration failed in {target}: {exc!r}. "
+               "Training was not affected; some data may be missing from the run.")
+    logger.warning(message)
+    if not settings.get("silent"):
+        warnings.warn(message, AutologWarning, stacklevel=4)
+
+
+def safe_call(integration: str, target: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; an exception is reported (or re-raised when strict) and None returned."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        report(integration, target, exc, _current.get())
+        return None
+
+
+class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A wrapt FunctionWrapper that pickles by reference, like the function it wraps."""
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        # A str tells pickle "a global of this name in obj.__module__": it resolves to this
+        # wrapper here (so the identity check passes) and to the original function in a process
+        # that never imported autolog.
+        return self.__wrapped__.__qualname__
+
+    def __reduce__(self) -> Any:
+        return self.__wrapped__.__qualname__
+
+
+def _end_managed(call: Call, status: str) -> None:
+    try:
+        _runs.end_run(status, run_id=call.run_id)
+    except Exception as exc:  # noqa: BLE001 - a storage failure is a warning on autolog's runs
+        try:
+            report(call.integration, "end_run", exc, call)
+        finally:
+            if call.run_id in _runs._active:
+                _runs.end_run(status, run_id=call.run_id, quiet=True)
+
+
+def _start(call: Call, run_name: str | Callable[[Call], str] | None, manage_run: bool) -> bool:
+    """Decide where the call logs; False means: pass straight through."""
+    parent = call.parent
+    if parent is not None:
+        call.run = parent.run
+        call.state = parent.state
+        return parent.run is not None
+    active = _runs.active_run()
+    if active is not None:
+        if call.settings.get("exclusive"):
+            return False
+        call.run = active
+        return True
+    if not manage_run:
+        return True
+    name = run_name(call) if callable(run_name) else run_name
+    if name is None:
+        name = type(call.instance).__name__ if call.instance is not None else call.target.rsplit(".", 1)[-1]
+    tags = {"autolog.integration": call.integration, **(call.settings.get("extra_tags") or {})}
+    call.run = _runs.start_run(run_name=name, tags=tags)
+    call.managed = True
+    return True
+
+
+def make_wrapper(
+    integration: str,
+    target: str,
+    *,
+    before: Callable[[Call], tuple[tuple[Any, ...], dict[str, Any]] | None] | None = None,
+    after: Callable[[Call, Any], None] | None = None,
+    manage_run: bool = True,
+    join_nested: bool = False,
+    run_name: str | Callable[[Call], str] | None = None,
+) -> Callable[..., Any]:
+    """Build the wrapt wrapper function implementing the contract for one target."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
+        settings = _config.get_config(integration)
+        if settings is None or settings.get("disable"):
+            return wrapped(*args, **kwargs)
+        parent = _current.get()
+        if parent is not None and not join_nested:
+            return wrapped(*args, **kwargs)
+        call = Call(integration, target, instance, args, kwargs, settings, parent=parent)
+        try:
+            logging_on = _start(call, run_name, manage_run)
+        except Exception as exc:  # noqa: BLE001
+            report(integration, "start_run", exc, call)
+            logging_on = False
+        if not logging_on:
+            # Mark the call so that patched calls nested inside it stay silent too.
+            token = _current.set(Call(integration, target, instance, (), {}, settings))
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                _current.reset(token)
+        token = _current.set(call)
+        status = RunStatus.FAILED
+        try:
+            call_args, call_kwargs = args, kwargs
+            if before is not None:
+                try:
+                    replaced = before(call)
+                    if replaced is not None:
+                        call_args, call_kwargs = replaced
+                except Exception as exc:  # noqa: BLE001
+                    report(integration, f"{target} (before)", exc, call)
+            try:
+                result = wrapped(*call_args, **call_kwargs)
+            except KeyboardInterrupt:
+                status = RunStatus.KILLED
+                raise
+            if after is not None:
+                try:
+                    after(call, result)
+                except Exception as exc:  # noqa: BLE001
+                    report(integration, f"{target} (after)", exc, call)
+            status = RunStatus.FINISHED
+            return result
+        finally:
+            _current.reset(token)
+            if call.managed:
+                _end_managed(call, status)
+
+    return wrapper
+
+
+def _record(integration: str, owner: Any, attr: str, original: Any) -> None:
+    with _patches_lock:
+        _patches.setdefault(integration, []).append((owner, attr, original))
+
+
+def patch(integration: str, owner: Any, attr: str, **options: Any) -> bool:
+    """Wrap ``owner.attr`` (a class's own method, or a module's function) under the contract.
+
+    ``options`` are those of :func:`make_wrapper`. Returns False if there was nothing to patch
+    or it is already patched. A class attribute that is a delegating descriptor with an ``fn``
+    (scikit-learn's ``available_if``) has its inner function wrapped instead.
+    """
+    raw = owner.__dict__.get(attr) if hasattr(owner, "__dict__") else None
+    if raw is None:
+        raw = getattr(owner, attr, None)
+    if raw is None or isinstance(raw, _Wrapper):
+        return False
+    qualified = f"{getattr(owner, '__name__', type(owner).__name__)}.{attr}"
+    wrapper_fn = make_wrapper(integration, options.pop("target", qualified), **options)
+    if not callable(raw) and hasattr(raw, "fn") and callable(raw.fn):
+        if isinstance(raw.fn, _Wrapper):
+            return False
+        original_fn = raw.fn
+        raw.fn = _Wrapper(original_fn, wrapper_fn)
+        _record(integration, raw, "fn", original_fn)
+        return True
+    wrapped = _Wrapper(raw, wrapper_fn)
+    setattr(owner, attr, wrapped)
+    _record(integration, owner, attr, raw)
+    # A module function is pickled by reference to its defining module: patch it there too so
+    # that pickle's "is it the same object" check holds.
+    defining = getattr(raw, "__module__", None)
+    if isinstance(owner, type(wrapt)) and defining and defining != owner.__name__:
+        import sys
+
+        home = sys.modules.get(defining)
+        if home is not None and home.__dict__.get(getattr(raw, "__name__", "")) is raw:
+            setattr(home, raw.__name__, wrapped)
+            _record(integration, home, raw.__name__, raw)
+    return True
+
+
+def revert(integration: str) -> None:
+    """Restore every original that ``integration`` patched."""
+    with _patches_lock:
+        entries = _patches.pop(integration, [])
+    for owner, attr, original in reversed(entries):
+        try:
+            setattr(owner, attr, original)
+        except Exception as exc:  # noqa: BLE001 - keep restoring the rest
+            logger.warning("autolog: could not restore %s.%s: %r", owner, attr, exc)
+
+
+def is_patched(owner: Any, attr: str) -> bool:
+    raw = owner.__dict__.get(attr) if hasattr(owner, "__dict__") else getattr(owner, attr, None)
+    if raw is not None and not callable(raw) and hasattr(raw, "fn"):
+        raw = raw.fn
+    return isinstance(raw, _Wrapper)

@@ -1,0 +1,7 @@
+"""``import autolog.lightning`` gives the integration module, as ``import mlflow.lightning`` does."""
+
+import sys
+
+from autolog.integrations import lightning as _integration
+
+sys.modules[__name__] = _integration

@@ -1,0 +1,7 @@
+"""``import autolog.pytorch`` gives the integration module, as ``import mlflow.pytorch`` does."""
+
+import sys
+
+from autolog.integrations import torch as _integration
+
+sys.modules[__name__] = _integration

@@ -1,0 +1,7 @@
+"""``import autolog.sklearn`` gives the integration module, as ``import mlflow.sklearn`` does."""
+
+import sys
+
+from autolog.integrations import sklearn as _integration
+
+sys.modules[__name__] = _integration

@@ -1,0 +1,1 @@
+"""Storage: the store contract, its SQL implementation, the batching writer and artifacts."""

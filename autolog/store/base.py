@@ -1,0 +1,181 @@
+"""The store contract every backend keeps.
+
+Guarantees of every implementation:
+
+* Thread-safe: any method may be called from any thread at the same time.
+* Ids are unique: run ids are 32-hex uuids; experiment ids are decimal strings, ``"0"`` is the
+  ``Default`` experiment.
+* Returned entities are immutable snapshots (:mod:`autolog.entities`).
+* Writes are atomic per call: a ``log_batch`` is stored whole or not at all.
+* Errors: :class:`~autolog.errors.NotFoundError` for a missing experiment or run,
+  :class:`~autolog.errors.ParamConflictError` for a param logged again with another value,
+  :class:`~autolog.errors.InvalidInputError` for bad arguments (a duplicate experiment name, a bad
+  filter), :class:`~autolog.errors.StorageError` for the backend failing; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+from autolog.entities import Dataset, Experiment, Metric, Param, Run, RunInfo, RunTag, ViewType
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class AbstractStore(abc.ABC):
+    """Experiments, runs and their params, metrics, tags and inputs."""
+
+    # -- experiments --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        """Create an experiment and return its id.
+
+        Raises:
+            InvalidInputError: an experiment with that name exists (deleted ones included).
+        """
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Raises: NotFoundError: no experiment has that id."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment of that name (deleted ones included), or None."""
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching ``filter_string`` (``name``, ``tags.<k>`` and ``creation_time``).
+
+        Raises:
+            FilterSyntaxError: the filter does not parse.
+        """
+
+    @abc.abstractmethod
+    def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        """Delete (``"deleted"``) or restore (``"active"``) an experiment.
+
+        Raises:
+            NotFoundError: no experiment has that id.
+        """
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Raises: NotFoundError: no experiment has that id."""
+
+    # -- runs ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        start_time: int,
+        tags: Sequence[RunTag] = (),
+        user_id: str = "",
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run.
+
+        Raises:
+            NotFoundError: the experiment does not exist.
+            RunStateError: the experiment is deleted.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Raises: NotFoundError: no run has that id."""
+
+    @abc.abstractmethod
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name; ``None`` leaves a field as it is.
+
+        Raises:
+            NotFoundError: no run has that id.
+        """
+
+    @abc.abstractmethod
+    def set_run_lifecycle(self, run_id: str, stage: str) -> None:
+        """Delete (``"deleted"``) or restore (``"active"``) a run.
+
+        Raises:
+            NotFoundError: no run has that id.
+        """
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Store metrics (full history), params (write once) and tags (last write wins) atomically.
+
+        A param logged again with the same value is a no-op.
+
+        Raises:
+            NotFoundError: no run has that id.
+            ParamConflictError: a param exists with another value; nothing of the batch is stored.
+        """
+
+    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
+        """Store several runs' batches; a backend may do it in one transaction."""
+        for run_id, metrics, params, tags in batches:
+            self.log_batch(run_id, metrics, params, tags)
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Raises: NotFoundError: the run or the tag does not exist."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every logged value of a metric, ordered by step then timestamp.
+
+        Raises:
+            NotFoundError: no run has that id.
+        """
+
+    @abc.abstractmethod
+    def log_inputs(self, run_id: str, datasets: Sequence[Dataset]) -> None:
+        """Record dataset fingerprints; the same (digest, context) twice is stored once.
+
+        Raises:
+            NotFoundError: no run has that id.
+        """
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Runs of the given experiments matching the filter, newest first unless ordered.
+
+        Raises:
+            FilterSyntaxError: the filter or an order-by clause does not parse.
+        """
+
+    @abc.abstractmethod
+    def mark_stale_runs(self, alive: "callable[[str], bool]") -> int:  # type: ignore[valid-type]
+        """End as KILLED every RUNNING run whose owner ``alive(owner)`` says is dead; return count."""
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""

@@ -1,0 +1,611 @@
+"""The SQL store: SQLite by default, PostgreSQL later, one schema (SQLAlchemy Core).
+
+Concurrency on SQLite: WAL journal (readers never block the writer), a 30 s busy timeout, write
+transactions opened with ``BEGIN IMMEDIATE`` (so two writers queue on the lock instead of
+deadlocking on a read-to-write upgrade), and a few retries on top. Database errors are translated
+to :class:`~autolog.errors.StorageError` in exactly one place, :meth:`SqlStore._transact`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from autolog import search as _search
+from autolog.entities import (
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from autolog.errors import (
+    AutologError,
+    InvalidInputError,
+    NotFoundError,
+    ParamConflictError,
+    RunStateError,
+    StorageError,
+)
+from autolog.store import _schema as S
+from autolog.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, AbstractStore
+
+T = TypeVar("T")
+_LOCK_RETRIES = 8
+_RUN_NAME_TAGS = ("mlflow.runName", "autolog.runName")
+_TABLES = SimpleNamespace(
+    runs=S.runs, params=S.params, tags=S.tags, latest_metrics=S.latest_metrics
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _stage_filter(column: Any, view_type: int) -> Any:
+    if view_type == ViewType.ACTIVE_ONLY:
+        return column == LifecycleStage.ACTIVE
+    if view_type == ViewType.DELETED_ONLY:
+        return column == LifecycleStage.DELETED
+    return sa.true()
+
+
+class SqlStore(AbstractStore):
+    """A store on a SQLAlchemy database URL; see :class:`AbstractStore` for the contract."""
+
+    def __init__(self, db_url: str, artifact_root: str) -> None:
+        self.db_url = db_url
+        self.artifact_root = artifact_root
+        self._sqlite = db_url.startswith("sqlite")
+        try:
+            self._engine = self._create_engine(db_url)
+            self._ensure_schema()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot open the tracking store at {db_url}: {exc}") from exc
+        # After fork the child must not share the parent's pooled connections.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._engine.dispose)
+
+    # -- engine and transactions ----------------------------------------------------------------
+    def _create_engine(self, db_url: str) -> sa.Engine:
+        if not self._sqlite:
+            return sa.create_engine(db_url, pool_pre_ping=True, future=True)
+        path = db_url.split("///", 1)[1] if "///" in db_url else ""
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = sa.create_engine(
+            db_url, connect_args={"timeout": 30, "check_same_thread": False}, future=True
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves (pysqlite's implicit transactions defer the write lock).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as in MLflow
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            write = conn.get_execution_options().get("autolog_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _transact(self, fn: Callable[[sa.Connection], T], write: bool = True) -> T:
+        """Run ``fn`` in one transaction, retrying on a locked database; the error boundary."""
+        delay = 0.05
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                with self._engine.connect() as conn:
+                    conn.execution_options(autolog_write=write)
+                    with conn.begin():
+                        return fn(conn)
+            except AutologError:
+                raise
+            except OperationalError as exc:
+                locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                if not locked or attempt == _LOCK_RETRIES - 1:
+                    raise StorageError(f"The tracking store failed: {exc.orig}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except SQLAlchemyError as exc:
+                raise StorageError(f"The tracking store failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _ensure_schema(self) -> None:
+        from autolog.store import migrations
+
+        def create(conn: sa.Connection) -> None:
+            migrations.ensure_schema(conn)
+            exists = conn.execute(
+                sa.select(S.experiments.c.experiment_id).where(
+                    S.experiments.c.experiment_id == int(DEFAULT_EXPERIMENT_ID)
+                )
+            ).first()
+            if exists is None:
+                now = _now_ms()
+                conn.execute(S.experiments.insert().values(
+                    experiment_id=int(DEFAULT_EXPERIMENT_ID),
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=self._artifact_location(DEFAULT_EXPERIMENT_ID),
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=now, last_update_time=now,
+                ))
+
+        self._transact(create)
+
+    def _artifact_location(self, experiment_id: str) -> str:
+        return os.path.join(self.artifact_root, str(experiment_id))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- experiments ----------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError("Experiment names must be non-empty strings.")
+
+        def create(conn: sa.Connection) -> str:
+            if conn.execute(sa.select(S.experiments.c.experiment_id).where(
+                    S.experiments.c.name == name)).first() is not None:
+                raise InvalidInputError(
+                    f"An experiment named {name!r} already exists (it may be deleted: restore it "
+                    "or choose another name)."
+                )
+            now = _now_ms()
+            new_id = conn.execute(S.experiments.insert().values(
+                name=name, artifact_location="", lifecycle_stage=LifecycleStage.ACTIVE,
+                creation_time=now, last_update_time=now,
+            )).inserted_primary_key[0]
+            location = artifact_location or self._artifact_location(str(new_id))
+            conn.execute(S.experiments.update().where(
+                S.experiments.c.experiment_id == new_id).values(artifact_location=location))
+            for key, value in (tags or {}).items():
+                conn.execute(S.experiment_tags.insert().values(
+                    experiment_id=new_id, key=key, value=str(value)))
+            return str(new_id)
+
+        return self._transact(create)
+
+    def _experiment_rows(self, conn: sa.Connection, where: Any) -> list[Experiment]:
+        rows = conn.execute(sa.select(S.experiments).where(where)).all()
+        if not rows:
+            return []
+        tag_rows = conn.execute(sa.select(S.experiment_tags).where(
+            S.experiment_tags.c.experiment_id.in_([r.experiment_id for r in rows]))).all()
+        tags: dict[int, dict[str, str]] = defaultdict(dict)
+        for t in tag_rows:
+            tags[t.experiment_id][t.key] = t.value
+        return [
+            Experiment(
+                experiment_id=str(r.experiment_id), name=r.name,
+                artifact_location=r.artifact_location, lifecycle_stage=r.lifecycle_stage,
+                tags=tags[r.experiment_id], creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _experiment_key(experiment_id: str) -> int:
+        try:
+            return int(experiment_id)
+        except (TypeError, ValueError):
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.") from None
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        key = self._experiment_key(experiment_id)
+        found = self._transact(
+            lambda c: self._experiment_rows(c, S.experiments.c.experiment_id == key), write=False)
+        if not found:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self._transact(
+            lambda c: self._experiment_rows(c, S.experiments.c.name == name), write=False)
+        return found[0] if found else None
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Experiment]:
+        where = _stage_filter(S.experiments.c.lifecycle_stage, view_type)
+        node = _search.parse_filter(filter_string)
+        if node is not None:
+            where = sa.and_(where, _compile_experiment_filter(node))
+        found = self._transact(lambda c: self._experiment_rows(c, where), write=False)
+        found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
+        for clause in reversed(list(order_by or [])):
+            parsed = _search.parse_order_by(clause)
+            found.sort(key=lambda e, k=parsed.key: getattr(e, k, None) or "",
+                       reverse=not parsed.ascending)
+        return found[:max_results] if max_results else found
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        key = self._experiment_key(experiment_id)
+
+        def update(conn: sa.Connection) -> None:
+            done = conn.execute(S.experiments.update().where(
+                S.experiments.c.experiment_id == key).values(
+                lifecycle_stage=stage, last_update_time=_now_ms()))
+            if done.rowcount == 0:
+                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+            conn.execute(S.runs.update().where(S.runs.c.experiment_id == key).values(
+                lifecycle_stage=stage))
+
+        self._transact(update)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        exp_key = self._experiment_key(experiment_id)
+        self.get_experiment(experiment_id)
+
+        def upsert(conn: sa.Connection) -> None:
+            conn.execute(S.experiment_tags.delete().where(sa.and_(
+                S.experiment_tags.c.experiment_id == exp_key, S.experiment_tags.c.key == key)))
+            conn.execute(S.experiment_tags.insert().values(
+                experiment_id=exp_key, key=key, value=value))
+
+        self._transact(upsert)
+
+    # -- runs -----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        start_time: int,
+        tags: Sequence[RunTag] = (),
+        user_id: str = "",
+        parent_run_id: str | None = None,
+        owner: str | None = None,
+    ) -> Run:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise RunStateError(
+                f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
+            )
+        run_id = uuid.uuid4().hex
+        artifact_uri = os.path.join(experiment.artifact_location, run_id, "artifacts")
+
+        def create(conn: sa.Connection) -> None:
+            conn.execute(S.runs.insert().values(
+                run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
+                status=RunStatus.RUNNING, start_time=start_time, end_time=None,
+                artifact_uri=artifact_uri, lifecycle_stage=LifecycleStage.ACTIVE,
+                user_id=user_id, parent_run_id=parent_run_id, owner=owner,
+            ))
+            if tags:
+                conn.execute(S.tags.insert(), [
+                    {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+
+        self._transact(create)
+        return self.get_run(run_id)
+
+    def _require_run(self, conn: sa.Connection, run_id: str) -> Any:
+        row = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"No run with id {run_id!r}.")
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        def load(conn: sa.Connection) -> Run:
+            row = self._require_run(conn, run_id)
+            return self._build_runs(conn, [row])[0]
+
+        return self._transact(load, write=False)
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        if status is not None and status not in RunStatus.ALL:
+            raise InvalidInputError(
+                f"Invalid run status {status!r}: expected one of {', '.join(RunStatus.ALL)}.")
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = status
+        if end_time is not None:
+            values["end_time"] = end_time
+        if run_name is not None:
+            values["run_name"] = run_name
+
+        def update(conn: sa.Connection) -> None:
+            self._require_run(conn, run_id)
+            if values:
+                conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(**values))
+            if run_name is not None:
+                self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
+
+        self._transact(update)
+        return self.get_run(run_id).info
+
+    def set_run_lifecycle(self, run_id: str, stage: str) -> None:
+        def update(conn: sa.Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
+                lifecycle_stage=stage))
+
+        self._transact(update)
+
+    def mark_stale_runs(self, alive: Callable[[str], bool]) -> int:
+        def mark(conn: sa.Connection) -> int:
+            rows = conn.execute(sa.select(S.runs.c.run_id, S.runs.c.owner).where(sa.and_(
+                S.runs.c.status == RunStatus.RUNNING, S.runs.c.owner.is_not(None)))).all()
+            dead = [r.run_id for r in rows if not alive(r.owner)]
+            if dead:
+                conn.execute(S.runs.update().where(S.runs.c.run_id.in_(dead)).values(
+                    status=RunStatus.KILLED, end_time=_now_ms()))
+            return len(dead)
+
+        return self._transact(mark)
+
+    # -- logging --------------------------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        self.log_many([(run_id, list(metrics), list(params), list(tags))])
+
+    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
+        def write(conn: sa.Connection) -> None:
+            known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
+                S.runs.c.run_id.in_({b[0] for b in batches})))}
+            for run_id, metrics, params, tags in batches:
+                if run_id not in known:
+                    raise NotFoundError(f"No run with id {run_id!r}.")
+                if params:
+                    self._insert_params(conn, run_id, params)
+                if tags:
+                    self._upsert_tags(conn, run_id, tags)
+                if metrics:
+                    self._insert_metrics(conn, run_id, metrics)
+
+        self._transact(write)
+
+    def _insert_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
+        wanted: dict[str, str] = {}
+        for p in params:
+            if wanted.setdefault(p.key, p.value) != p.value:
+                raise ParamConflictError(
+                    f"Param {p.key!r} was given twice in one batch with different values "
+                    f"({wanted[p.key]!r} and {p.value!r})."
+                )
+        existing = dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(sa.and_(
+            S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
+        for key, value in wanted.items():
+            if key in existing and existing[key] != value:
+                raise ParamConflictError(
+                    f"Param {key!r} of run {run_id} is already {existing[key]!r}; it cannot be "
+                    f"changed to {value!r}. Log the new value under another key, or start a new run."
+                )
+        new = [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
+        if new:
+            conn.execute(S.params.insert(), new)
+
+    def _upsert_tags(self, conn: sa.Connection, run_id: str, tags: Sequence[RunTag]) -> None:
+        latest = {t.key: t.value for t in tags}
+        conn.execute(S.tags.delete().where(sa.and_(
+            S.tags.c.run_id == run_id, S.tags.c.key.in_(list(latest)))))
+        conn.execute(S.tags.insert(), [
+            {"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
+        for name_tag in _RUN_NAME_TAGS:
+            if name_tag in latest:
+                conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
+                    run_name=latest[name_tag]))
+
+    def _insert_metrics(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+        rows = []
+        newest: dict[str, Metric] = {}
+        for m in metrics:
+            nan = m.value != m.value
+            rows.append({"run_id": run_id, "key": m.key, "value": None if nan else m.value,
+                         "is_nan": nan, "timestamp": m.timestamp, "step": m.step})
+            best = newest.get(m.key)
+            if best is None or (m.step, m.timestamp) >= (best.step, best.timestamp):
+                newest[m.key] = m
+        conn.execute(S.metrics.insert(), rows)
+        insert = _dialect_insert(conn)
+        stmt = insert(S.latest_metrics)
+        excluded = stmt.excluded
+        lm = S.latest_metrics.c
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[lm.run_id, lm.key],
+            set_={"value": excluded.value, "is_nan": excluded.is_nan,
+                  "timestamp": excluded.timestamp, "step": excluded.step},
+            where=sa.or_(excluded.step > lm.step,
+                         sa.and_(excluded.step == lm.step, excluded.timestamp >= lm.timestamp)),
+        )
+        conn.execute(upsert, [
+            {"run_id": run_id, "key": m.key, "value": None if m.value != m.value else m.value,
+             "is_nan": m.value != m.value, "timestamp": m.timestamp, "step": m.step}
+            for m in newest.values()
+        ])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def delete(conn: sa.Connection) -> None:
+            self._require_run(conn, run_id)
+            done = conn.execute(S.tags.delete().where(sa.and_(
+                S.tags.c.run_id == run_id, S.tags.c.key == key)))
+            if done.rowcount == 0:
+                raise NotFoundError(f"Run {run_id} has no tag {key!r}.")
+
+        self._transact(delete)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        def load(conn: sa.Connection) -> list[Metric]:
+            self._require_run(conn, run_id)
+            m = S.metrics.c
+            rows = conn.execute(sa.select(m.value, m.is_nan, m.timestamp, m.step).where(sa.and_(
+                m.run_id == run_id, m.key == key)).order_by(m.step, m.timestamp)).all()
+            return [Metric(key, float("nan") if r.is_nan else r.value, r.timestamp, r.step)
+                    for r in rows]
+
+        return self._transact(load, write=False)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[Dataset]) -> None:
+        def write(conn: sa.Connection) -> None:
+            self._require_run(conn, run_id)
+            for d in datasets:
+                c = S.inputs.c
+                conn.execute(S.inputs.delete().where(sa.and_(
+                    c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
+                conn.execute(S.inputs.insert().values(
+                    run_id=run_id, digest=d.digest, context=d.context, name=d.name,
+                    shape=json.dumps(list(d.shape)) if d.shape is not None else None,
+                    columns=json.dumps(list(d.columns)) if d.columns is not None else None,
+                    dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
+                    source=d.source,
+                ))
+
+        self._transact(write)
+
+    # -- reading runs ---------------------------------------------------------------------------
+    def _build_runs(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
+        ids = [r.run_id for r in rows]
+        params: dict[str, dict[str, str]] = defaultdict(dict)
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        metrics: dict[str, dict[str, float]] = defaultdict(dict)
+        inputs: dict[str, list[Dataset]] = defaultdict(list)
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start:chunk_start + 500]
+            for r in conn.execute(sa.select(S.params.c.run_id, S.params.c.key, S.params.c.value)
+                                  .where(S.params.c.run_id.in_(chunk))):
+                params[r.run_id][r.key] = r.value
+            for r in conn.execute(sa.select(S.tags.c.run_id, S.tags.c.key, S.tags.c.value)
+                                  .where(S.tags.c.run_id.in_(chunk))):
+                tags[r.run_id][r.key] = r.value
+            lm = S.latest_metrics.c
+            for r in conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.is_nan)
+                                  .where(lm.run_id.in_(chunk))):
+                metrics[r.run_id][r.key] = float("nan") if r.is_nan else r.value
+            for r in conn.execute(sa.select(S.inputs).where(S.inputs.c.run_id.in_(chunk))):
+                inputs[r.run_id].append(Dataset(
+                    name=r.name, digest=r.digest, context=r.context,
+                    shape=tuple(json.loads(r.shape)) if r.shape else None,
+                    columns=tuple(json.loads(r.columns)) if r.columns else None,
+                    dtypes=tuple(json.loads(r.dtypes)) if r.dtypes else None,
+                    source=r.source,
+                ))
+        return [
+            Run(
+                info=RunInfo(
+                    run_id=r.run_id, run_name=r.run_name or "", experiment_id=str(r.experiment_id),
+                    status=r.status, start_time=r.start_time, end_time=r.end_time,
+                    artifact_uri=r.artifact_uri, lifecycle_stage=r.lifecycle_stage,
+                    user_id=r.user_id or "",
+                ),
+                data=RunData(params=params[r.run_id], metrics=metrics[r.run_id], tags=tags[r.run_id]),
+                inputs=tuple(inputs[r.run_id]),
+            )
+            for r in rows
+        ]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        runs = S.runs
+        node = _search.parse_filter(filter_string)
+        clauses = [_search.parse_order_by(c) for c in (order_by or [])]
+        exp_keys = [self._experiment_key(e) for e in experiment_ids]
+        query = sa.select(runs).where(
+            runs.c.experiment_id.in_(exp_keys), _stage_filter(runs.c.lifecycle_stage, run_view_type))
+        if node is not None:
+            query = query.where(_search.compile_filter(node, _TABLES))
+        order: list[Any] = []
+        for i, clause in enumerate(clauses):
+            if clause.kind == "attributes":
+                column = runs.c[clause.key]
+            else:
+                source = {"metrics": S.latest_metrics, "params": S.params, "tags": S.tags}[clause.kind]
+                alias = source.alias(f"order_{i}")
+                query = query.outerjoin(alias, sa.and_(
+                    alias.c.run_id == runs.c.run_id, alias.c.key == clause.key))
+                column = alias.c.value
+            order.append(column.is_(None))  # missing values last, whichever the direction
+            order.append(column.asc() if clause.ascending else column.desc())
+        order += [runs.c.start_time.desc(), runs.c.run_id]
+        query = query.order_by(*order).limit(max_results)
+
+        def load(conn: sa.Connection) -> list[Run]:
+            return self._build_runs(conn, conn.execute(query).all())
+
+        return self._transact(load, write=False)
+
+
+def _dialect_insert(conn: sa.Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _compile_experiment_filter(node: Any) -> Any:
+    if isinstance(node, _search.BoolOp):
+        parts = [_compile_experiment_filter(i) for i in node.items]
+        return sa.and_(*parts) if node.op == "AND" else sa.or_(*parts)
+    e = S.experiments.c
+    if node.kind == "tags":
+        t = S.experiment_tags.c
+        sub = sa.select(t.experiment_id).where(t.key == node.key)
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            return e.experiment_id.in_(sub) if node.op == "IS NOT NULL" else e.experiment_id.not_in(sub)
+        return e.experiment_id.in_(sub.where(_search._compare(t.value, node.op, node.value, sa)))
+    key = {"run_name": "name"}.get(node.key, node.key)
+    if node.kind != "attributes" or key not in ("name", "experiment_id", "lifecycle_stage"):
+        if not (node.kind == "attributes" and key in ("creation_time",)):
+            raise InvalidInputError(
+                f"Experiments can be filtered by name, tags.<key> and creation_time, not "
+                f"{node.kind}.{node.key}.")
+    return _search._compare(e[key], node.op, node.value, sa)
+
+
+def alive_on_this_host(owner: str) -> bool:
+    """True unless ``owner`` ("host:pid") names a process of this host that no longer exists."""
+    import socket
+
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

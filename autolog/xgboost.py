@@ -1,0 +1,7 @@
+"""``import autolog.xgboost`` gives the integration module, as ``import mlflow.xgboost`` does."""
+
+import sys
+
+from autolog.integrations import xgboost as _integration
+
+sys.modules[__name__] = _integration

@@ -1,0 +1,53 @@
+"""Shared fixtures: every test gets its own tracking folder, strict autolog, and a clean switch."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+os.environ["AUTOLOG_STRICT"] = "1"  # our own bugs raise in tests instead of warning
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import autolog  # noqa: E402
+from autolog import _runs, _tracking  # noqa: E402
+from autolog.integrations import _config  # noqa: E402
+
+
+def require(module: str):
+    """Import a framework; skip when missing, except under CI=true, where a skip could hide a
+    broken install, so it fails."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{module} is required under CI=true but is not installed: {exc}")
+        pytest.skip(f"{module} is not installed")
+
+
+@pytest.fixture(autouse=True)
+def tracking_dir(tmp_path, monkeypatch):
+    """A fresh store per test; runs left active are ended; autologging is switched off after."""
+    monkeypatch.chdir(tmp_path)
+    autolog.set_tracking_uri(str(tmp_path / "runs"))
+    _runs.set_active_experiment(None)
+    yield tmp_path
+    for run_id in list(_runs._active):
+        _runs.end_run(run_id=run_id, quiet=True)
+    _runs._stack().clear()
+    if _config._settings:
+        autolog.autolog(disable=True, silent=True)
+        _config._settings.clear()
+        _config._explicit.clear()
+    for store in list(_tracking._stores.values()):
+        store.flush(raise_errors=False)
+        store.inner.close()
+    _tracking._stores.clear()
+    _tracking._uri = None
+
+
+@pytest.fixture
+def client():
+    return autolog.Client()

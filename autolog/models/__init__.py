@@ -110,7 +110,9 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
     if signature is None and input_example is not None:
         sample = input_example
         signature = infer_signature(sample, _predict_sample(model, sample))
-    staging = tempfile.mkdtemp(prefix=".autolog-model-", dir=os.path.dirname(os.path.abspath(path)) or None)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".autolog-model-", dir=parent)
     try:
         flavor_meta = chosen.save(snapshot if snapshot is not None else model, staging) or {}
         framework = chosen.requirements[-1] if chosen.requirements else None
@@ -140,7 +142,6 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
             fh.write("\n".join(pins) + "\n")
         if os.path.isdir(path):
             os.rmdir(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         os.replace(staging, path)  # a reader sees the whole model folder or none
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -35,7 +35,11 @@ STRING_ATTRIBUTES = {
     "run_id", "run_name", "status", "user_id", "artifact_uri", "lifecycle_stage",
     "parent_run_id", "experiment_id",
 }
-NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created"}
+NUMERIC_ATTRIBUTES = {"start_time", "end_time", "created", "Created", "creation_time",
+                      "last_update_time"}
+RUN_ATTRIBUTES = STRING_ATTRIBUTES | {"start_time", "end_time", "created", "Created"}
+EXPERIMENT_ATTRIBUTES = {"name", "experiment_id", "lifecycle_stage", "creation_time",
+                         "last_update_time"}
 ATTRIBUTE_ALIASES = {"run_uuid": "run_id", "created": "start_time", "Created": "start_time"}
 COMPARATORS = {"=", "!=", "<>", ">", ">=", "<", "<=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"}
 
@@ -113,9 +117,10 @@ def _describe(tok: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, attributes: set[str] = RUN_ATTRIBUTES) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.attributes = attributes
 
     @property
     def tok(self) -> Token:
@@ -175,7 +180,7 @@ class _Parser:
         head, dot, rest = t.text.partition(".")
         kind = KIND_ALIASES.get(head.lower()) if dot else None
         if kind is None:
-            if t.text in STRING_ATTRIBUTES or t.text in NUMERIC_ATTRIBUTES:
+            if t.text in self.attributes:
                 return "attributes", ATTRIBUTE_ALIASES.get(t.text, t.text), t.pos
             raise FilterSyntaxError(
                 f"Invalid identifier {t.text!r}: expected metrics.<key>, params.<key>, tags.<key> "
@@ -191,13 +196,13 @@ class _Parser:
         else:
             key = rest
         if kind == "attributes":
-            key = ATTRIBUTE_ALIASES.get(key, key)
-            if key not in STRING_ATTRIBUTES and key not in NUMERIC_ATTRIBUTES:
+            if key not in self.attributes:
                 raise FilterSyntaxError(
                     f"Invalid attribute {key!r}: expected one of "
-                    f"{', '.join(sorted(STRING_ATTRIBUTES | {'start_time', 'end_time'}))}",
+                    f"{', '.join(sorted(a for a in self.attributes if a.islower()))}",
                     t.pos,
                 )
+            key = ATTRIBUTE_ALIASES.get(key, key)
         return kind, key, t.pos
 
     def value(self, kind: str, key: str) -> Any:
@@ -259,22 +264,24 @@ class _Parser:
         return Comparison(kind, key, op, self.value(kind, key), pos)
 
 
-def parse_filter(text: str | None) -> Node | None:
+def parse_filter(text: str | None, attributes: set[str] = RUN_ATTRIBUTES) -> Node | None:
     """Parse a filter string; ``None`` when it is empty.
+
+    ``attributes`` are the names allowed after ``attributes.`` (and bare): runs' by default.
 
     Raises:
         FilterSyntaxError: with the position of the offending token.
     """
-    return _Parser(text or "").parse_filter()
+    return _Parser(text or "", attributes).parse_filter()
 
 
-def parse_order_by(clause: str) -> OrderClause:
+def parse_order_by(clause: str, attributes: set[str] = RUN_ATTRIBUTES) -> OrderClause:
     """Parse one ``order_by`` item such as ``"metrics.accuracy DESC"``.
 
     Raises:
         FilterSyntaxError: the clause is not ``<identifier> [ASC|DESC]``.
     """
-    p = _Parser(clause)
+    p = _Parser(clause, attributes)
     kind, key, _ = p.identifier()
     ascending = True
     if p._kw("ASC", "DESC"):

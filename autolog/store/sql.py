@@ -235,13 +235,13 @@ class SqlStore(AbstractStore):
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
         where = _stage_filter(S.experiments.c.lifecycle_stage, view_type)
-        node = _search.parse_filter(filter_string)
+        node = _search.parse_filter(filter_string, _search.EXPERIMENT_ATTRIBUTES)
         if node is not None:
             where = sa.and_(where, _compile_experiment_filter(node))
         found = self._transact(lambda c: self._experiment_rows(c, where), write=False)
         found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         for clause in reversed(list(order_by or [])):
-            parsed = _search.parse_order_by(clause)
+            parsed = _search.parse_order_by(clause, _search.EXPERIMENT_ATTRIBUTES)
             found.sort(key=lambda e, k=parsed.key: getattr(e, k, None) or "",
                        reverse=not parsed.ascending)
         return found[:max_results] if max_results else found
@@ -424,16 +424,23 @@ class SqlStore(AbstractStore):
                     run_name=latest[name_tag]))
 
     def _insert_metrics(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-        rows = []
         newest: dict[str, Metric] = {}
         for m in metrics:
-            nan = m.value != m.value
-            rows.append({"run_id": run_id, "key": m.key, "value": None if nan else m.value,
-                         "is_nan": nan, "timestamp": m.timestamp, "step": m.step})
             best = newest.get(m.key)
             if best is None or (m.step, m.timestamp) >= (best.step, best.timestamp):
                 newest[m.key] = m
-        conn.execute(S.metrics.insert(), rows)
+        if conn.dialect.name == "sqlite":
+            # The bulk of all writes: straight to the driver's executemany with plain tuples,
+            # which is several times faster than Core's per-row dict processing.
+            conn.exec_driver_sql(
+                "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics],
+            )
+        else:
+            conn.execute(S.metrics.insert(), [
+                {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
+                 "timestamp": ts, "step": st} for k, v, ts, st in metrics])
         insert = _dialect_insert(conn)
         stmt = insert(S.latest_metrics)
         excluded = stmt.excluded
@@ -586,13 +593,15 @@ def _compile_experiment_filter(node: Any) -> Any:
         if node.op in ("IS NULL", "IS NOT NULL"):
             return e.experiment_id.in_(sub) if node.op == "IS NOT NULL" else e.experiment_id.not_in(sub)
         return e.experiment_id.in_(sub.where(_search._compare(t.value, node.op, node.value, sa)))
-    key = {"run_name": "name"}.get(node.key, node.key)
-    if node.kind != "attributes" or key not in ("name", "experiment_id", "lifecycle_stage"):
-        if not (node.kind == "attributes" and key in ("creation_time",)):
-            raise InvalidInputError(
-                f"Experiments can be filtered by name, tags.<key> and creation_time, not "
-                f"{node.kind}.{node.key}.")
-    return _search._compare(e[key], node.op, node.value, sa)
+    if node.kind != "attributes":
+        raise InvalidInputError(
+            f"Experiments can be filtered by name, tags.<key> and creation_time, not "
+            f"{node.kind}.{node.key}.")
+    column = e[node.key]
+    value = node.value
+    if node.key == "experiment_id" and value is not None:
+        value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
+    return _search._compare(column, node.op, value, sa)
 
 
 def alive_on_this_host(owner: str) -> bool:

@@ -1,0 +1,1 @@
+"""Test support shipped with autolog: the store contract suite that every backend must pass."""

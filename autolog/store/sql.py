@@ -68,8 +68,9 @@ def _stage_filter(column: Any, view_type: int) -> Any:
 class SqlStore(AbstractStore):
     """A store on a SQLAlchemy database URL; see :class:`AbstractStore` for the contract."""
 
-    def __init__(self, db_url: str, artifact_root: str) -> None:
+    def __init__(self, db_url: str, artifact_root: str, busy_timeout_s: float = 30.0) -> None:
         self.db_url = db_url
+        self.busy_timeout_s = busy_timeout_s
         self.artifact_root = artifact_root
         self._sqlite = db_url.startswith("sqlite")
         try:
@@ -88,8 +89,9 @@ class SqlStore(AbstractStore):
         path = db_url.split("///", 1)[1] if "///" in db_url else ""
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        timeout = self.busy_timeout_s
         engine = sa.create_engine(
-            db_url, connect_args={"timeout": 30, "check_same_thread": False}, future=True
+            db_url, connect_args={"timeout": timeout, "check_same_thread": False}, future=True
         )
 
         @event.listens_for(engine, "connect")
@@ -99,7 +101,7 @@ class SqlStore(AbstractStore):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as in MLflow
             cur.close()
 
@@ -113,7 +115,8 @@ class SqlStore(AbstractStore):
     def _transact(self, fn: Callable[[sa.Connection], T], write: bool = True) -> T:
         """Run ``fn`` in one transaction, retrying on a locked database; the error boundary."""
         delay = 0.05
-        for attempt in range(_LOCK_RETRIES):
+        retries = _LOCK_RETRIES if self.busy_timeout_s >= 1 else 2
+        for attempt in range(retries):
             try:
                 with self._engine.connect() as conn:
                     conn.execution_options(autolog_write=write)
@@ -123,7 +126,7 @@ class SqlStore(AbstractStore):
                 raise
             except OperationalError as exc:
                 locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
-                if not locked or attempt == _LOCK_RETRIES - 1:
+                if not locked or attempt == retries - 1:
                     raise StorageError(f"The tracking store failed: {exc.orig}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -1,0 +1,88 @@
+"""Logged models: folder format, signature, metadata, flavors (pickle fallback; no framework)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import autolog
+from autolog.errors import AutologWarning, InvalidInputError, NotFoundError
+from autolog.models import get_model_info, infer_signature, save_model
+
+
+class Doubler:
+    def predict(self, X):
+        return np.asarray(X) * 2
+
+
+def test_log_and_load_plain_object():
+    X = np.arange(12.0).reshape(6, 2)
+    with autolog.start_run() as run:
+        info = autolog.log_model(Doubler(), "doubler", input_example=X)
+    assert info.model_uri == f"runs:/{run.info.run_id}/doubler"
+    folder = os.path.join(run.info.artifact_uri, "doubler")
+    assert sorted(os.listdir(folder)) == ["input_example.json", "model.json", "model.pkl",
+                                          "requirements.txt"]
+    with open(os.path.join(folder, "input_example.json")) as fh:
+        assert json.load(fh) == X[:5].tolist()
+    with open(os.path.join(folder, "requirements.txt")) as fh:
+        reqs = fh.read().split()
+    assert any(r.startswith("numpy==") for r in reqs) and any(r.startswith("cloudpickle==") for r in reqs)
+    loaded = autolog.load_model(info.model_uri)
+    assert np.array_equal(loaded.predict(X), X * 2)
+    meta = get_model_info(info.model_uri)
+    assert meta.flavor == "pickle" and meta.run_id == run.info.run_id
+    assert meta.signature.inputs[0] == {"type": "tensor", "dtype": "float64", "shape": [-1, 2]}
+    assert meta.signature.outputs[0]["shape"] == [-1, 2]
+
+
+def test_infer_signature_pandas():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"age": [1, 2], "name": ["a", "b"]})
+    sig = infer_signature(df, pd.Series([0.1, 0.2], name="score"))
+    assert sig.inputs == ({"name": "age", "type": "int64"}, {"name": "name", "type": df.dtypes["name"].name})
+    assert sig.outputs == ({"name": "score", "type": "float64"},)
+    assert type(sig).from_dict(sig.to_dict()) == sig
+
+
+def test_explicit_signature_and_errors(tmp_path):
+    sig = infer_signature(np.zeros((3, 4), dtype=np.float32))
+    with autolog.start_run():
+        info = autolog.log_model(Doubler(), "m", signature=sig)
+        with pytest.raises(InvalidInputError):
+            autolog.log_model(Doubler(), "m")  # same name: the folder already holds a model
+    assert get_model_info(info.model_uri).signature == sig
+    with pytest.raises(NotFoundError):
+        autolog.load_model(str(tmp_path / "no-model"))
+
+
+def test_version_mismatch_warns(tmp_path):
+    path = str(tmp_path / "model")
+    save_model(Doubler(), path)
+    meta_path = os.path.join(path, "model.json")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    meta["framework"], meta["framework_version"] = "numpy", "0.0.1"
+    with open(meta_path, "w") as fh:
+        json.dump(meta, fh)
+    with pytest.warns(AutologWarning, match="numpy 0.0.1"):
+        autolog.load_model(path)
+
+
+def test_missing_framework_names_the_extra(tmp_path):
+    path = str(tmp_path / "model")
+    save_model(Doubler(), path)
+    meta_path = os.path.join(path, "model.json")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    meta["framework"], meta["framework_version"] = "surely-not-installed-pkg", "1.0"
+    with open(meta_path, "w") as fh:
+        json.dump(meta, fh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImportError, match=r'pip install "autolog\[pickle\]"'):
+            autolog.load_model(path)

@@ -25,7 +25,7 @@ __all__ = ["autolog", "configure"]
 
 logger = logging.getLogger("autolog")
 _applied: set[str] = set()
-_hooked: set[str] = set()
+_pending: set[str] = set()  # hooks registered with wrapt, not fired yet
 _lock = threading.RLock()
 
 
@@ -61,29 +61,30 @@ def configure(name: str, settings: dict[str, Any], explicit: bool = True) -> Non
 
 
 def _arm(integration: "Integration") -> None:
-    with _lock:
-        import wrapt
+    import sys
 
+    import wrapt
+
+    with _lock:
         for module_name in integration.watch:
             key = f"{integration.name}:{module_name}"
-            if key in _hooked:
-                continue
-            _hooked.add(key)
-            wrapt.register_post_import_hook(
-                lambda module, i=integration: _apply_safely(i, module), module_name)
-        # A hook already fired before a disable/enable cycle does not fire again: re-apply to
-        # any watched module that is already imported.
-        import sys
-
-        for module_name in integration.watch:
-            if module_name in sys.modules:
-                _apply_safely(integration, sys.modules[module_name])
+            module = sys.modules.get(module_name)
+            if module is not None:
+                _apply_safely(integration, module)
+            elif key not in _pending:
+                # wrapt fires (and forgets) a hook once, at the module's next import.
+                _pending.add(key)
+                wrapt.register_post_import_hook(
+                    lambda m, i=integration, k=key: (_pending.discard(k), _apply_safely(i, m)),
+                    module_name)
 
 
 def _apply_safely(integration: "Integration", module: Any) -> None:
     # Runs inside the user's `import`: it must never raise, whatever happens.
     try:
-        key = f"{integration.name}:{module.__name__}"
+        # Keyed by the module object too: a module imported anew (reloaded, or removed from
+        # sys.modules and imported again) has unpatched classes.
+        key = f"{integration.name}:{module.__name__}:{id(module)}"
         with _lock:
             if key in _applied or not _config.is_enabled(integration.name):
                 return

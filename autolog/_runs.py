@@ -172,8 +172,9 @@ def start_run(
             all_tags["mlflow.parentRunId"] = parent
         all_tags.update(user_tags)
         all_tags["mlflow.runName"] = name
-        run = store.create_run(
-            experiment_id if experiment_id is not None else current_experiment_id(),
+        # Created through the writer's queue: no database round trip on the caller's path.
+        run = store.start_run_async(
+            str(experiment_id) if experiment_id is not None else current_experiment_id(),
             run_name=name, start_time=int(time.time() * 1000),
             tags=[RunTag(k, v) for k, v in all_tags.items()],
             user_id=all_tags.get("autolog.user", ""), parent_run_id=parent, owner=_owner(),
@@ -185,10 +186,12 @@ def start_run(
     return active
 
 
-def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: bool = False) -> None:
+def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: bool = False,
+            wait: bool = True) -> None:
     """End the active run (or ``run_id``, an active run of this process) with ``status``.
 
-    Logged data is committed before this returns.
+    Logged data is committed before this returns (unless ``wait`` is False, as autologging
+    does for the runs it manages: then the end is queued behind the run's data).
 
     Raises:
         InvalidInputError: ``status`` is not a run status.
@@ -213,16 +216,15 @@ def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: 
         # Ending an outer run also ends the runs nested inside it, innermost first.
         while stack and stack[-1] is not run:
             inner = stack[-1]
-            end_run(status, run_id=inner.info.run_id, quiet=quiet)
+            end_run(status, run_id=inner.info.run_id, quiet=quiet, wait=False)
         if stack and stack[-1] is run:
             stack.pop()
     store = _tracking.get_store(run.store_uri)
     _last_run_id, _last_uri = run.info.run_id, run.store_uri
-    try:
+    store.end_run_async(run.info.run_id, status, int(time.time() * 1000))
+    store.forget_run(run.info.run_id)
+    if wait:
         store.flush(raise_errors=not quiet)
-    finally:
-        store.update_run_info(run.info.run_id, status=status, end_time=int(time.time() * 1000))
-        store.forget_run(run.info.run_id)
 
 
 def _install_excepthook() -> None:

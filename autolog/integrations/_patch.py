@@ -117,14 +117,12 @@ class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
 
 
 def _end_managed(call: Call, status: str) -> None:
+    # Queued, not awaited: the fit returns without waiting for the database. A storage failure
+    # surfaces at the next explicit flush()/end_run().
     try:
-        _runs.end_run(status, run_id=call.run_id)
-    except Exception as exc:  # noqa: BLE001 - a storage failure is a warning on autolog's runs
-        try:
-            report(call.integration, "end_run", exc, call)
-        finally:
-            if call.run_id in _runs._active:
-                _runs.end_run(status, run_id=call.run_id, quiet=True)
+        _runs.end_run(status, run_id=call.run_id, wait=False)
+    except Exception as exc:  # noqa: BLE001
+        report(call.integration, "end_run", exc, call)
 
 
 def _start(call: Call, run_name: str | Callable[[Call], str] | None, manage_run: bool) -> bool:

@@ -21,6 +21,13 @@ from typing import Sequence
 from autolog.entities import Dataset, Experiment, Metric, Param, Run, RunInfo, RunTag, ViewType
 
 DEFAULT_EXPERIMENT_ID = "0"
+
+
+def run_artifact_uri(experiment: Experiment, run_id: str) -> str:
+    """Where a run's artifacts live: ``<experiment artifact location>/<run id>/artifacts``."""
+    import os
+
+    return os.path.join(experiment.artifact_location, run_id, "artifacts")
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
@@ -82,8 +89,12 @@ class AbstractStore(abc.ABC):
         tags: Sequence[RunTag] = (),
         user_id: str = "",
         parent_run_id: str | None = None,
+        owner: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run.
+        """Create a RUNNING run; ``run_id`` (32 hex) may be chosen by the caller.
+
+        ``owner`` ("host:pid") lets :meth:`mark_stale_runs` recognise a run whose process died.
 
         Raises:
             NotFoundError: the experiment does not exist.

@@ -11,6 +11,9 @@ store", and batching stays one cross-cutting concern instead of a branch in each
 * :meth:`flush` is a barrier: everything enqueued before it is committed when it returns, and a
   storage failure since the last flush is raised there, once.
 * Reads flush first, so a process always reads what it logged.
+* Runs that autologging starts and ends are created and ended through the queue too
+  (:meth:`start_run_async`, :meth:`end_run_async`): the run id is chosen here, so a fit pays
+  for no database round trip at all.
 * After ``fork`` the child starts with empty queues and its own thread (the parent's queued
   records belong to the parent).
 """
@@ -25,9 +28,21 @@ import time
 import weakref
 from typing import Any, Callable, Sequence
 
-from autolog.entities import Dataset, Experiment, Metric, Param, Run, RunInfo, RunTag, ViewType
-from autolog.errors import AutologError, ParamConflictError, StorageError
-from autolog.store.base import AbstractStore
+from autolog.entities import (
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from autolog.errors import AutologError, ParamConflictError, RunStateError, StorageError
+from autolog.store.base import AbstractStore, run_artifact_uri
 
 _WRITE_RETRIES = 3
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
@@ -56,6 +71,7 @@ class BatchingStore(AbstractStore):
         self._errors: list[BaseException] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._experiments: dict[str, Experiment] = {}
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -81,7 +97,7 @@ class BatchingStore(AbstractStore):
         with self._params_lock:
             known = self._params.get(run_id)
             if known is None:
-                known = dict(self.inner.get_run(run_id).data.params)
+                known = dict(self.get_run(run_id).data.params)  # flushes first
                 self._params[run_id] = known
             new: list[Param] = []
             staged: dict[str, str] = {}
@@ -97,6 +113,45 @@ class BatchingStore(AbstractStore):
                     )
             known.update(staged)
             return new
+
+    def _experiment(self, experiment_id: str) -> Experiment:
+        experiment = self._experiments.get(experiment_id)
+        if experiment is None:
+            experiment = self.inner.get_experiment(experiment_id)
+            self._experiments[experiment_id] = experiment
+        return experiment
+
+    def start_run_async(self, experiment_id: str, run_name: str, start_time: int,
+                        tags: Sequence[RunTag] = (), user_id: str = "",
+                        parent_run_id: str | None = None, owner: str | None = None) -> Run:
+        """Create a RUNNING run through the queue and return it at once.
+
+        Raises:
+            NotFoundError: the experiment does not exist.
+            RunStateError: the experiment is deleted.
+        """
+        import uuid
+
+        experiment = self._experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise RunStateError(
+                f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it.")
+        run_id = uuid.uuid4().hex
+        info = RunInfo(run_id=run_id, run_name=run_name, experiment_id=experiment_id,
+                       status=RunStatus.RUNNING, start_time=start_time, end_time=None,
+                       artifact_uri=run_artifact_uri(experiment, run_id), user_id=user_id)
+        with self._params_lock:
+            self._params[run_id] = {}
+        self._other.append(("create", run_id, dict(
+            experiment_id=experiment_id, run_name=run_name, start_time=start_time,
+            tags=list(tags), user_id=user_id, parent_run_id=parent_run_id, owner=owner)))
+        self._ensure_thread()
+        return Run(info, RunData(tags={t.key: t.value for t in tags}))
+
+    def end_run_async(self, run_id: str, status: str, end_time: int) -> None:
+        """Queue a run's end; it is written after everything logged to the run before it."""
+        self._other.append(("end", run_id, (status, end_time)))
+        self._ensure_thread()
 
     def forget_run(self, run_id: str) -> None:
         with self._params_lock:
@@ -149,6 +204,7 @@ class BatchingStore(AbstractStore):
                 metrics[run_id].append(Metric(key, value, ts, step))
             params: dict[str, list[Param]] = collections.defaultdict(list)
             tags: dict[str, list[RunTag]] = collections.defaultdict(list)
+            before: list[tuple[str, Any, Any]] = []
             after: list[tuple[str, Any, Any]] = []
             for _ in range(len(self._other)):
                 kind, run_id, payload = self._other.popleft()
@@ -156,14 +212,25 @@ class BatchingStore(AbstractStore):
                     params[run_id].extend(payload[0])
                     tags[run_id].extend(payload[1])
                 else:
-                    after.append((kind, run_id, payload))
+                    # A run is created before anything logged to it; ends, inputs and tasks
+                    # (files, plots) come after the batches, in the order they were queued.
+                    (before if kind == "create" else after).append((kind, run_id, payload))
+            for _kind, run_id, payload in before:
+                self._guarded(lambda: self.inner.create_run(run_id=run_id, **payload))
             run_ids = list(dict.fromkeys([*params, *tags, *metrics]))
             batches = [(r, metrics.get(r, []), params.get(r, []), tags.get(r, [])) for r in run_ids]
             if batches:
                 self._write(batches)
             for kind, run_id, payload in after:
-                self._guarded(lambda: self.inner.log_inputs(run_id, payload) if kind == "inputs"
-                              else payload())
+                self._guarded(lambda: self._apply_later(kind, run_id, payload))
+
+    def _apply_later(self, kind: str, run_id: str, payload: Any) -> None:
+        if kind == "inputs":
+            self.inner.log_inputs(run_id, payload)
+        elif kind == "end":
+            self.inner.update_run_info(run_id, status=payload[0], end_time=payload[1])
+        else:
+            payload()
 
     def _write(self, batches: list[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
         for attempt in range(_WRITE_RETRIES):
@@ -234,6 +301,7 @@ class BatchingStore(AbstractStore):
         return self.inner.search_experiments(view_type, max_results, filter_string, order_by)
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        self._experiments.pop(experiment_id, None)
         self.inner.set_experiment_lifecycle(experiment_id, stage)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
@@ -241,9 +309,10 @@ class BatchingStore(AbstractStore):
 
     def create_run(self, experiment_id: str, run_name: str, start_time: int,
                    tags: Sequence[RunTag] = (), user_id: str = "",
-                   parent_run_id: str | None = None, owner: str | None = None) -> Run:
+                   parent_run_id: str | None = None, owner: str | None = None,
+                   run_id: str | None = None) -> Run:
         run = self.inner.create_run(experiment_id, run_name, start_time, tags, user_id,
-                                    parent_run_id, owner)  # type: ignore[call-arg]
+                                    parent_run_id, owner, run_id)
         with self._params_lock:
             self._params[run.info.run_id] = {}
         return run

@@ -43,7 +43,12 @@ from autolog.errors import (
     StorageError,
 )
 from autolog.store import _schema as S
-from autolog.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, AbstractStore
+from autolog.store.base import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    AbstractStore,
+    run_artifact_uri,
+)
 
 T = TypeVar("T")
 _LOCK_RETRIES = 8
@@ -285,14 +290,15 @@ class SqlStore(AbstractStore):
         user_id: str = "",
         parent_run_id: str | None = None,
         owner: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
             )
-        run_id = uuid.uuid4().hex
-        artifact_uri = os.path.join(experiment.artifact_location, run_id, "artifacts")
+        run_id = run_id or uuid.uuid4().hex
+        artifact_uri = run_artifact_uri(experiment, run_id)
 
         def create(conn: sa.Connection) -> None:
             conn.execute(S.runs.insert().values(

@@ -401,9 +401,9 @@ def runs_to_frame(runs: Sequence[Run]) -> Any:
     frame: dict[str, Any] = dict(base)
     frame["start_time"] = pd.to_datetime(base["start_time"], unit="ms", utc=True)
     frame["end_time"] = pd.to_datetime(base["end_time"], unit="ms", utc=True)
-    for prefix, values in (("metrics", metrics), ("params", params), ("tags", tags)):
-        for k in sorted(values):
-            frame[f"{prefix}.{k}"] = values[k]
+    for prefix, columns in (("metrics", metrics), ("params", params), ("tags", tags)):
+        for k in sorted(columns):
+            frame[f"{prefix}.{k}"] = columns[k]
     return pd.DataFrame(frame)
 
 

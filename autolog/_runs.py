@@ -66,7 +66,7 @@ class ActiveRun:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -75,7 +75,6 @@ class ActiveRun:
             status = RunStatus.FAILED
         if self.info.run_id in _active:
             end_run(status, run_id=self.info.run_id, quiet=exc_type is not None)
-        return False
 
     def __repr__(self) -> str:
         return f"<ActiveRun run_id={self.info.run_id} name={self.info.run_name!r}>"

@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import keras as _integration
+import autolog.integrations.keras as _integration
 
 sys.modules[__name__] = _integration

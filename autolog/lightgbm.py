@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import lightgbm as _integration
+import autolog.integrations.lightgbm as _integration
 
 sys.modules[__name__] = _integration

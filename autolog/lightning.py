@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import lightning as _integration
+import autolog.integrations.lightning as _integration
 
 sys.modules[__name__] = _integration

@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import torch as _integration
+import autolog.integrations.torch as _integration
 
 sys.modules[__name__] = _integration

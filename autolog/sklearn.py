@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import sklearn as _integration
+import autolog.integrations.sklearn as _integration
 
 sys.modules[__name__] = _integration

@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import statsmodels as _integration
+import autolog.integrations.statsmodels as _integration
 
 sys.modules[__name__] = _integration

@@ -2,6 +2,6 @@
 
 import sys
 
-from autolog.integrations import xgboost as _integration
+import autolog.integrations.xgboost as _integration
 
 sys.modules[__name__] = _integration

@@ -10,6 +10,7 @@ import order never matters. Each integration module ``autolog.integrations.<name
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import warnings
@@ -75,8 +76,12 @@ def _arm(integration: "Integration") -> None:
                 # wrapt fires (and forgets) a hook once, at the module's next import.
                 _pending.add(key)
                 wrapt.register_post_import_hook(
-                    lambda m, i=integration, k=key: (_pending.discard(k), _apply_safely(i, m)),
-                    module_name)
+                    functools.partial(_fire_hook, integration, key), module_name)
+
+
+def _fire_hook(integration: "Integration", key: str, module: Any) -> None:
+    _pending.discard(key)
+    _apply_safely(integration, module)
 
 
 def _apply_safely(integration: "Integration", module: Any) -> None:

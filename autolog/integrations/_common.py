@@ -72,7 +72,7 @@ def log_dataset(run: Any, data: Any, context: str = "train", name: str | None = 
     _store(run).log_inputs(run.info.run_id, [fingerprint(data, name=name, context=context)])
 
 
-def in_background(call_or_run: Any, integration: str, target: str, task: Callable[[], None]) -> None:
+def in_background(call_or_run: Any, integration: str, target: str, task: Callable[[], Any]) -> None:
     """Run ``task`` on the writer thread; its failure is reported like any autolog error."""
     run = call_or_run.run if isinstance(call_or_run, Call) else call_or_run
 

@@ -106,7 +106,7 @@ def safe_call(integration: str, target: str, fn: Callable[..., Any], *args: Any,
 class _Wrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
     """A wrapt FunctionWrapper that pickles by reference, like the function it wraps."""
 
-    def __reduce_ex__(self, protocol: int) -> Any:
+    def __reduce_ex__(self, protocol: Any) -> Any:
         # A str tells pickle "a global of this name in obj.__module__": it resolves to this
         # wrapper here (so the identity check passes) and to the original function in a process
         # that never imported autolog.
@@ -249,9 +249,10 @@ def patch(integration: str, owner: Any, attr: str, **options: Any) -> bool:
         import sys
 
         home = sys.modules.get(defining)
-        if home is not None and home.__dict__.get(getattr(raw, "__name__", "")) is raw:
-            setattr(home, raw.__name__, wrapped)
-            _record(integration, home, raw.__name__, raw)
+        name = getattr(raw, "__name__", "")
+        if home is not None and name and home.__dict__.get(name) is raw:
+            setattr(home, name, wrapped)
+            _record(integration, home, name, raw)
     return True
 
 

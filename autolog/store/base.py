@@ -16,7 +16,7 @@ Guarantees of every implementation:
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from typing import Callable, Sequence
 
 from autolog.entities import Dataset, Experiment, Metric, Param, Run, RunInfo, RunTag, ViewType
 
@@ -185,7 +185,7 @@ class AbstractStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def mark_stale_runs(self, alive: "callable[[str], bool]") -> int:  # type: ignore[valid-type]
+    def mark_stale_runs(self, alive: Callable[[str], bool]) -> int:
         """End as KILLED every RUNNING run whose owner ``alive(owner)`` says is dead; return count."""
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
 import os
 import threading
 import time
@@ -245,8 +246,8 @@ class BatchingStore(AbstractStore):
             except AutologError:
                 # One run's batch is bad (deleted run, a conflict from another process): write
                 # the others one by one so that a single bad batch loses nothing else.
-                for batch in batches:
-                    self._guarded(lambda b=batch: self.inner.log_batch(*b))
+                for run_id, metrics, params, tags in batches:
+                    self._guarded(functools.partial(self.inner.log_batch, run_id, metrics, params, tags))
                 return
 
     def _guarded(self, fn: Callable[[], Any]) -> None:

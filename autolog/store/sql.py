@@ -182,10 +182,12 @@ class SqlStore(AbstractStore):
                     "or choose another name)."
                 )
             now = _now_ms()
-            new_id = conn.execute(S.experiments.insert().values(
+            inserted = conn.execute(S.experiments.insert().values(
                 name=name, artifact_location="", lifecycle_stage=LifecycleStage.ACTIVE,
                 creation_time=now, last_update_time=now,
-            )).inserted_primary_key[0]
+            )).inserted_primary_key
+            assert inserted is not None
+            new_id = inserted[0]
             location = artifact_location or self._artifact_location(str(new_id))
             conn.execute(S.experiments.update().where(
                 S.experiments.c.experiment_id == new_id).values(artifact_location=location))
@@ -250,8 +252,8 @@ class SqlStore(AbstractStore):
         found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         for clause in reversed(list(order_by or [])):
             parsed = _search.parse_order_by(clause, _search.EXPERIMENT_ATTRIBUTES)
-            found.sort(key=lambda e, k=parsed.key: getattr(e, k, None) or "",
-                       reverse=not parsed.ascending)
+            key = parsed.key
+            found.sort(key=lambda e: getattr(e, key, None) or "", reverse=not parsed.ascending)
         return found[:max_results] if max_results else found
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
@@ -521,9 +523,9 @@ class SqlStore(AbstractStore):
                                   .where(S.tags.c.run_id.in_(chunk))):
                 tags[r.run_id][r.key] = r.value
             lm = S.latest_metrics.c
-            for r in conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.is_nan)
+            for m in conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.is_nan)
                                   .where(lm.run_id.in_(chunk))):
-                metrics[r.run_id][r.key] = float("nan") if r.is_nan else r.value
+                metrics[m.run_id][m.key] = float("nan") if m.is_nan else m.value
             for r in conn.execute(sa.select(S.inputs).where(S.inputs.c.run_id.in_(chunk))):
                 inputs[r.run_id].append(Dataset(
                     name=r.name, digest=r.digest, context=r.context,
@@ -585,10 +587,12 @@ class SqlStore(AbstractStore):
 
 def _dialect_insert(conn: sa.Connection) -> Any:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def _compile_experiment_filter(node: Any) -> Any:

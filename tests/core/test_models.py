@@ -60,28 +60,27 @@ def test_explicit_signature_and_errors(tmp_path):
         autolog.load_model(str(tmp_path / "no-model"))
 
 
-def test_version_mismatch_warns(tmp_path):
+def _saved_with(tmp_path, framework: str, version: str) -> str:
+    """A model folder whose model.json claims it was saved with ``framework`` ``version``."""
     path = str(tmp_path / "model")
     save_model(Doubler(), path)
     meta_path = os.path.join(path, "model.json")
     with open(meta_path) as fh:
         meta = json.load(fh)
-    meta["framework"], meta["framework_version"] = "numpy", "0.0.1"
+    meta["framework"], meta["framework_version"] = framework, version
     with open(meta_path, "w") as fh:
         json.dump(meta, fh)
+    return path
+
+
+def test_version_mismatch_warns(tmp_path):
+    path = _saved_with(tmp_path, "numpy", "0.0.1")
     with pytest.warns(AutologWarning, match="numpy 0.0.1"):
         autolog.load_model(path)
 
 
 def test_missing_framework_names_the_extra(tmp_path):
-    path = str(tmp_path / "model")
-    save_model(Doubler(), path)
-    meta_path = os.path.join(path, "model.json")
-    with open(meta_path) as fh:
-        meta = json.load(fh)
-    meta["framework"], meta["framework_version"] = "surely-not-installed-pkg", "1.0"
-    with open(meta_path, "w") as fh:
-        json.dump(meta, fh)
+    path = _saved_with(tmp_path, "surely-not-installed-pkg", "1.0")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ImportError, match=r'pip install "autolog\[pickle\]"'):

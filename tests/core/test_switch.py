@@ -179,3 +179,15 @@ def test_broken_apply_never_fails_the_import(toy, tmp_path):
 
     assert toyfw_framework.Model().fit(1).fitted_ == 1
     assert any("could not enable the toyfw integration" in str(w.message) for w in caught)
+
+
+def test_enabling_leaves_the_root_logger_alone(toy):
+    import logging
+
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers), logging.getLogger("autolog").handlers[:])
+    autolog.autolog(include=["toyfw"])
+    import toyfw_framework
+
+    toyfw_framework.Model().fit(1)
+    assert (root.level, list(root.handlers), logging.getLogger("autolog").handlers[:]) == before

@@ -82,7 +82,8 @@ class SqlStore(AbstractStore):
             self._engine = self._create_engine(db_url)
             self._ensure_schema()
         except SQLAlchemyError as exc:
-            raise StorageError(f"Cannot open the tracking store at {db_url}: {exc}") from exc
+            raise StorageError(
+                f"Cannot open the tracking store at {db_url}: {_first_line(exc)}") from exc
         # After fork the child must not share the parent's pooled connections.
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._engine.dispose)
@@ -132,11 +133,11 @@ class SqlStore(AbstractStore):
             except OperationalError as exc:
                 locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
                 if not locked or attempt == retries - 1:
-                    raise StorageError(f"The tracking store failed: {exc.orig}") from exc
+                    raise StorageError(f"The tracking store failed: {_first_line(exc)}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except SQLAlchemyError as exc:
-                raise StorageError(f"The tracking store failed: {exc}") from exc
+                raise StorageError(f"The tracking store failed: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def _ensure_schema(self) -> None:
@@ -583,6 +584,12 @@ class SqlStore(AbstractStore):
             return self._build_runs(conn, conn.execute(query).all())
 
         return self._transact(load, write=False)
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The database's own message, without SQLAlchemy's statement dump and help link."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
 
 
 def _dialect_insert(conn: sa.Connection) -> Any:

@@ -47,3 +47,11 @@ def test_foreign_database_is_refused(tmp_path):
         conn.execute("CREATE TABLE runs (x INTEGER)")
     with pytest.raises(StorageError, match="not created by autolog"):
         SqlStore(f"sqlite:///{db}", str(tmp_path / "art"))
+
+
+def test_corrupt_database_gives_one_clear_line(tmp_path):
+    db = tmp_path / "junk.db"
+    db.write_bytes(b"junk" * 100)
+    with pytest.raises(StorageError) as err:
+        SqlStore(f"sqlite:///{db}", str(tmp_path / "art"))
+    assert str(err.value) == "The tracking store failed: file is not a database"

@@ -62,7 +62,6 @@ class Call:
     managed: bool = False
     parent: "Call | None" = None
     state: dict[str, Any] = field(default_factory=dict)
-    reported: set[str] = field(default_factory=set)
 
     @property
     def nested(self) -> bool:
@@ -78,14 +77,23 @@ def current_call() -> Call | None:
     return _current.get()
 
 
+_reported: set[tuple[str, str, str | None]] = set()
+
+
 def report(integration: str, target: str, exc: BaseException, call: Call | None = None) -> None:
-    """Report an exception of autolog's own code; re-raise it under AUTOLOG_STRICT=1."""
+    """Report an exception of autolog's own code; re-raise it under AUTOLOG_STRICT=1.
+
+    Reported once per (integration, target, run): a per-step patch (``backward``, a callback)
+    that keeps failing warns once for the run, not once per step.
+    """
     if _config.strict():
         raise exc
-    if call is not None:
-        if target in call.reported:
-            return
-        call.reported.add(target)
+    run = call.run if call is not None and call.run is not None else _runs.active_run()
+    key = (integration, target, run.info.run_id if run is not None else None)
+    if key in _reported:
+        return
+    if len(_reported) < 10_000:
+        _reported.add(key)
     settings = _config.get_config(integration) or {}
     message = (f"autolog: the {integration} integration failed in {target}: {exc!r}. "
                "Training was not affected; some data may be missing from the run.")

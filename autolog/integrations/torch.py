@@ -1,0 +1,355 @@
+"""Plain PyTorch integration: training loops with no trainer (``autolog.torch`` / ``autolog.pytorch``).
+
+What a loop records, with no change to the loop:
+
+* params ``optimizer_name`` and ``optimizer.<key>`` (the optimizer's ``defaults``: ``lr``,
+  ``betas``, ``momentum``, ``weight_decay``, ...) when an optimizer is constructed; a second
+  optimizer of the same run is ``optimizer_1_name``, ``optimizer_1.<key>``, and so on;
+* ``train_loss``: the mean of the scalar losses ``backward()`` was called on, over each window
+  of ``log_every_n_steps`` optimizer steps, at step = optimizer step. The losses are added up on
+  their own device (a detached copy added into a device tensor) and read back with ``.item()``
+  once per window, so no training step waits for the device;
+* ``learning_rate`` (``learning_rate_<i>`` for the i-th optimizer) whenever it changes, however
+  it changed (a scheduler's ``step()``, ``ReduceLROnPlateau``, or the loop itself), read from the
+  optimizer's first param group at its next step;
+* ``SummaryWriter.add_scalar`` under its tag, ``add_scalars`` as ``<main_tag>/<sub_tag>``,
+  ``add_hparams`` as params and metrics, at every call.
+
+The run of a plain loop (tagged ``autolog.integration=torch``) starts at the first of these
+events and stays active until the user's ``end_run()`` or interpreter exit (FINISHED, or FAILED
+on an uncaught exception); with a user run active everything goes into it. Inside another
+integration's patched call (a Lightning or Keras fit) nothing here logs: that fit logs itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from typing import Any, Mapping
+
+from autolog import _runs
+from autolog.errors import InvalidInputError
+from autolog.integrations import _common, _config, _torch_model, configure
+from autolog.integrations._patch import Call, current_call, patch, safe_call
+from autolog.models._flavors import Flavor
+
+NAME = "torch"
+FLAVOR = Flavor(name=NAME, save=_torch_model.save, load=_torch_model.load,
+                requirements=("cloudpickle", "torch"), snapshot=_torch_model.snapshot)
+
+
+def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = False,
+            log_models: bool = True, log_input_examples: bool = False,
+            log_model_signatures: bool = True, log_datasets: bool = True,
+            disable_for_unsupported_versions: bool = False,
+            extra_tags: dict[str, str] | None = None, log_every_n_steps: int = 10,
+            log_loss: bool = True, log_summary_writer: bool = True) -> None:
+    """Enable (or disable) autologging of plain PyTorch training loops.
+
+    Args:
+        disable: turn the integration off and restore the original functions.
+        exclusive: with a user run active, log nothing rather than into it.
+        silent: no warnings from autolog itself.
+        log_models: accepted for symmetry; a plain loop has no "end of fit" to log a model at,
+            so use :func:`log_model`.
+        log_input_examples: accepted for symmetry (see ``log_models``).
+        log_model_signatures: accepted for symmetry (see ``log_models``).
+        log_datasets: accepted for symmetry; nothing to log.
+        disable_for_unsupported_versions: stay off for torch versions outside the tested range.
+        extra_tags: tags added to the runs this integration starts.
+        log_every_n_steps: the window, in optimizer steps, that ``train_loss`` is averaged over.
+        log_loss: capture ``train_loss`` from ``backward()``.
+        log_summary_writer: capture ``torch.utils.tensorboard.SummaryWriter`` scalars and hparams.
+
+    Raises:
+        InvalidInputError: ``log_every_n_steps`` is not a positive integer.
+    """
+    if not isinstance(log_every_n_steps, int) or log_every_n_steps < 1:
+        raise InvalidInputError(f"log_every_n_steps must be a positive integer, not {log_every_n_steps!r}.")
+    configure(NAME, dict(locals()))
+
+
+# -- the loop's state ---------------------------------------------------------------------------
+
+class _Loop:
+    """What one run of a plain loop accumulates: the loss window, step and optimizer bookkeeping."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.run_id: str = run.info.run_id
+        self.step = 0                # optimizer steps of the driving optimizer
+        self.driver: weakref.ref[Any] | None = None
+        self.loss_sum: Any = None    # a device tensor: adding into it never syncs
+        self.loss_count = 0
+        self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        self.last_lr: dict[int, float] = {}
+
+    def add_loss(self, loss: Any) -> None:
+        value = loss.detach()
+        if self.loss_sum is None:
+            self.loss_sum = value.clone().float()
+        elif value.device == self.loss_sum.device:
+            self.loss_sum.add_(value)
+        else:
+            self.loss_sum.add_(value.to(self.loss_sum.device, non_blocking=True))
+        self.loss_count += 1
+
+    def emit_loss(self) -> None:
+        """Log the window's mean loss: the one ``.item()`` (device sync) per window."""
+        if self.loss_count == 0 or self.loss_sum is None:
+            return
+        mean = (self.loss_sum / self.loss_count).item()
+        self.loss_sum, self.loss_count = None, 0
+        _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
+
+
+_loop: _Loop | None = None
+_loop_lock = threading.Lock()
+_hook_handle: Any = None
+
+
+def _run_for(call: Call) -> Any:
+    """The run an event logs into: the active one (the user's or ours), else a new torch run."""
+    if call.run is not None:
+        return call.run
+    tags = {"autolog.integration": NAME, **(call.settings.get("extra_tags") or {})}
+    call.run = _runs.start_run(tags=tags)
+    return call.run
+
+
+def _loop_for(call: Call) -> _Loop:
+    global _loop
+    run = _run_for(call)
+    loop = _loop
+    if loop is not None and loop.run_id == run.info.run_id:
+        return loop
+    with _loop_lock:
+        if _loop is not None:
+            _loop.emit_loss()  # the previous run's last, partial window
+        _loop = _Loop(run)
+        return _loop
+
+
+def _at_exit() -> None:
+    # Registered after autolog._runs' own handler, so it runs first: the partial last window
+    # is queued before the runs end and the writer flushes.
+    loop = _loop
+    if loop is not None:
+        try:
+            loop.emit_loss()
+        except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
+            pass
+
+
+# -- hooks ----------------------------------------------------------------------------------------
+
+def _before_backward(call: Call) -> None:
+    loss = call.instance
+    # Only a scalar loss that autograd will differentiate; .ndim/.requires_grad read metadata,
+    # they never touch the device.
+    if loss.ndim != 0 or not loss.requires_grad or not call.settings.get("log_loss", True):
+        return None
+    _loop_for(call).add_loss(loss)
+    return None
+
+
+def _optimizer_params(optimizer: Any) -> tuple[str, dict[str, Any]]:
+    defaults = getattr(optimizer, "defaults", None) or {}
+    return type(optimizer).__name__, {str(k): v for k, v in defaults.items()
+                                      if not callable(v) and not hasattr(v, "shape")}
+
+
+def _after_optimizer_init(call: Call, result: Any) -> None:
+    loop = _loop_for(call)
+    optimizer = call.instance
+    name, defaults = _optimizer_params(optimizer)
+    key = (name, tuple(sorted((k, str(v)) for k, v in defaults.items())))
+    if key in loop.logged_optimizers:
+        # The loop builds the same optimizer again (a new one per epoch, say): same params.
+        loop.optimizers[optimizer] = loop.logged_optimizers.index(key)
+        return
+    index = len(loop.logged_optimizers)
+    loop.logged_optimizers.append(key)
+    loop.optimizers[optimizer] = index
+    prefix = "optimizer" if index == 0 else f"optimizer_{index}"
+    _common.log_params(loop.run, {f"{prefix}_name": name,
+                                  **{f"{prefix}.{k}": v for k, v in defaults.items()}})
+
+
+def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    # A global optimizer hook, not a patched call: check the switch and the nesting ourselves.
+    if not _config.is_enabled(NAME) or current_call() is not None:
+        return
+    loop = _loop
+    if loop is None:
+        return
+    safe_call(NAME, "Optimizer.step", _step, loop, optimizer)
+
+
+def _step(loop: _Loop, optimizer: Any) -> None:
+    global _loop
+    if loop.run_id not in _runs._active:
+        # The user ended the run: its last partial window goes to it, and the next event
+        # starts over (in a new run).
+        with _loop_lock:
+            loop.emit_loss()
+            if _loop is loop:
+                _loop = None
+        return
+    driver = loop.driver() if loop.driver is not None else None
+    if driver is None:
+        loop.driver, driver = weakref.ref(optimizer), optimizer
+    index = loop.optimizers.get(optimizer)
+    if optimizer is driver:
+        loop.step += 1
+    groups = getattr(optimizer, "param_groups", None)
+    lr = groups[0].get("lr") if groups else None
+    if index is not None and isinstance(lr, float) and loop.last_lr.get(index) != lr:
+        loop.last_lr[index] = lr
+        _common.log_metrics(loop.run, {"learning_rate" if index == 0 else f"learning_rate_{index}": lr},
+                            step=loop.step)
+    settings = _config.get_config(NAME) or {}
+    if optimizer is driver and loop.step % int(settings.get("log_every_n_steps") or 10) == 0:
+        loop.emit_loss()
+
+
+def _arg(call: Call, index: int, name: str, default: Any = None) -> Any:
+    if len(call.args) > index:
+        return call.args[index]
+    return call.kwargs.get(name, default)
+
+
+def _scalar(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def _writer_step(call: Call, loop: _Loop, index: int) -> int:
+    step = _arg(call, index, "global_step")
+    return loop.step if step is None else int(step)
+
+
+def _after_add_scalar(call: Call, result: Any) -> None:
+    if not call.settings.get("log_summary_writer", True):
+        return
+    loop = _loop_for(call)
+    _common.log_metrics(loop.run, {str(_arg(call, 0, "tag")): _scalar(_arg(call, 1, "scalar_value"))},
+                        step=_writer_step(call, loop, 2))
+
+
+def _after_add_scalars(call: Call, result: Any) -> None:
+    if not call.settings.get("log_summary_writer", True):
+        return
+    loop = _loop_for(call)
+    main = str(_arg(call, 0, "main_tag"))
+    values = _arg(call, 1, "tag_scalar_dict") or {}
+    _common.log_metrics(loop.run, {f"{main}/{k}": _scalar(v) for k, v in values.items()},
+                        step=_writer_step(call, loop, 2))
+
+
+def _after_add_hparams(call: Call, result: Any) -> None:
+    if not call.settings.get("log_summary_writer", True):
+        return
+    loop = _loop_for(call)
+    _common.log_params(loop.run, dict(_arg(call, 0, "hparam_dict") or {}))
+    metrics = {str(k): _scalar(v) for k, v in (_arg(call, 1, "metric_dict") or {}).items()}
+    step = _arg(call, 4, "global_step")
+    _common.log_metrics(loop.run, metrics, step=0 if step is None else int(step))
+
+
+def _apply_tensorboard(module: Any) -> None:
+    # A post-import hook: it runs inside the user's `import`, so it must never raise.
+    try:
+        writer = module.writer.SummaryWriter
+        patch(NAME, writer, "add_scalar", after=_after_add_scalar, manage_run=False,
+              target="SummaryWriter.add_scalar")
+        patch(NAME, writer, "add_scalars", after=_after_add_scalars, manage_run=False,
+              target="SummaryWriter.add_scalars")
+        patch(NAME, writer, "add_hparams", after=_after_add_hparams, manage_run=False,
+              target="SummaryWriter.add_hparams")
+    except Exception as exc:  # noqa: BLE001
+        safe_call(NAME, "SummaryWriter", _raise, exc)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def apply(module: Any) -> None:
+    """Install the PyTorch patches (called when torch is imported).
+
+    ``torch.utils.tensorboard`` imports TensorBoard, which is slow: its patches wait for the
+    user to import it (a post-import hook), so enabling autolog never imports it.
+    """
+    global _hook_handle
+    import torch
+    import wrapt
+
+    patch(NAME, torch.Tensor, "backward", before=_before_backward, manage_run=False,
+          target="Tensor.backward")
+    patch(NAME, torch.optim.Optimizer, "__init__", after=_after_optimizer_init, manage_run=False,
+          target="Optimizer.__init__")
+    if _hook_handle is None:
+        # A global optimizer hook rather than a patch of each optimizer class's own `step`; it
+        # stays installed across disable/enable and checks the switch at call time.
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        _hook_handle = register_optimizer_step_post_hook(_on_optimizer_step)
+        atexit.register(_at_exit)
+    wrapt.register_post_import_hook(_apply_tensorboard, "torch.utils.tensorboard")
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+def log_model(pytorch_model: Any, name: str = "model", input_example: Any = None,
+              signature: Any = None, *, serialization: str = "auto",
+              init_kwargs: Mapping[str, Any] | None = None, artifact_path: str | None = None,
+              run_id: str | None = None, **kwargs: Any) -> Any:
+    """Log an ``nn.Module`` into the active run (``mlflow.pytorch.log_model``).
+
+    Saved as weights plus class plus init arguments when it can be rebuilt from them
+    (``init_kwargs``, or a LightningModule's saved hyperparameters, or a class whose arguments
+    all have defaults), else pickled whole; ``serialization="torchscript"`` saves TorchScript.
+    Extra MLflow arguments (``registered_model_name``, ``pip_requirements``, ...) are ignored.
+
+    Returns:
+        The :class:`~autolog.models.ModelInfo`, with ``model_uri`` ``runs:/<run_id>/<name>``.
+
+    Raises:
+        InvalidInputError: an unknown ``serialization``, or ``state_dict`` asked for a module
+            that cannot be rebuilt, or the artifact folder already holds a model.
+    """
+    del kwargs
+    import os
+
+    from autolog import _tracking
+    from autolog.models import _with_uri, save_model
+
+    name = artifact_path or name
+    snap = _torch_model.snapshot(pytorch_model, serialization, init_kwargs)
+    if run_id is None:
+        run = _runs.active_run()
+        if run is None:
+            settings = _config.get_config(NAME) or {}
+            run = _runs.start_run(tags={"autolog.integration": NAME, **(settings.get("extra_tags") or {})})
+        run_id, root = run.info.run_id, run.info.artifact_uri
+    else:
+        root = _tracking.get_store().get_run(run_id).info.artifact_uri
+    info = save_model(pytorch_model, os.path.join(root, name), flavor=FLAVOR, signature=signature,
+                      input_example=input_example, run_id=run_id, artifact_path=name, snapshot=snap)
+    return _with_uri(info, f"runs:/{run_id}/{name}")
+
+
+def load_model(model_uri: str, map_location: Any = None, **kwargs: Any) -> Any:
+    """Load a logged PyTorch model (``mlflow.pytorch.load_model``), in eval mode.
+
+    Raises:
+        NotFoundError: no model at ``model_uri``.
+    """
+    from autolog.models import load_model as _load_model
+
+    if map_location is not None:
+        kwargs["map_location"] = map_location
+    return _load_model(model_uri, **kwargs)

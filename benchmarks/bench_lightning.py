@@ -1,0 +1,96 @@
+"""Overhead of Lightning autologging (per-epoch metrics, params, summary, model at the end): a
+small MLP on 10,000 x 20 synthetic data, batch 64, CPU, one thread. Runs alternate off/on in
+the same process; prints the median fit times and their ratio (target: under 1.03).
+
+    python benchmarks/bench_lightning.py [--epochs 20] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+import warnings
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import autolog
+
+import lightning.pytorch as pl  # noqa: E402
+
+HEADER = ("Lightning fit, {epochs} epochs x {steps} steps, batch 64, CPU, 1 thread, "
+          "{repeats} alternating off/on repeats")
+TARGET = 1.03
+
+warnings.filterwarnings("ignore")  # num_workers advice and similar: not what is measured
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+class MLP(pl.LightningModule):
+    def __init__(self, hidden: int = 64, lr: float = 1e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = torch.nn.Sequential(torch.nn.Linear(20, hidden), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = torch.nn.functional.mse_loss(self(batch[0]), batch[1])
+        self.log("train_loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+def fit(data: DataLoader, epochs: int) -> tuple[float, float]:
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, accelerator="cpu")
+    model = MLP()
+    start, cpu = time.perf_counter(), time.process_time()
+    trainer.fit(model, data)  # includes the end of the autologged run (commit of its data)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    autolog.set_tracking_uri(tempfile.mkdtemp(prefix="bench-lightning-"))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(10_000, 20, generator=g)
+    y = x[:, :5].sum(1, keepdim=True) + 0.1 * torch.randn(10_000, 1, generator=g)
+    data = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+    fit(data, 1)  # warm-up
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
+    for _ in range(args.repeats):
+        autolog.lightning.autolog(disable=True, silent=True)
+        off.append(fit(data, args.epochs))
+        autolog.lightning.autolog()
+        on.append(fit(data, args.epochs))
+    autolog.lightning.autolog(disable=True, silent=True)
+    steps = args.epochs * ((len(x) + 63) // 64)
+    print(HEADER.format(epochs=args.epochs, steps=steps // args.epochs, repeats=args.repeats))
+    # CPU time of this process (training thread plus autolog's writer thread) is the figure to
+    # trust on a shared machine; wall time is shown too, with every run so the noise is visible.
+    for label, index in (("process CPU time", 1), ("wall time", 0)):
+        t_off, t_on = [r[index] for r in off], [r[index] for r in on]
+        m_off, m_on = statistics.median(t_off), statistics.median(t_on)
+        print(f"{label}: off median {m_off:.3f} s ({', '.join(f'{t:.2f}' for t in t_off)}); "
+              f"on median {m_on:.3f} s ({', '.join(f'{t:.2f}' for t in t_on)})")
+        print(f"  ratio on/off: median {m_on / m_off:.3f}, min {min(t_on) / min(t_off):.3f}  "
+              f"(target < {TARGET}); per step {(m_on - m_off) / steps * 1e6:+.1f} us")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Overhead of plain-PyTorch autologging (loss capture on every backward, optimizer hook on every
+step): a small MLP on 10,000 x 20 synthetic data, batch 64, CPU, one thread. Runs alternate
+off/on in the same process; prints the median times and their ratio (target: under 1.05).
+
+    python benchmarks/bench_torch.py [--epochs 20] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+import autolog
+
+HEADER = ("plain PyTorch loop, {epochs} epochs x {steps} steps, batch 64, CPU, 1 thread, "
+          "{repeats} alternating off/on repeats")
+TARGET = 1.05
+
+
+def train(x: torch.Tensor, y: torch.Tensor, epochs: int) -> tuple[float, float]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                                torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(epochs):
+        for i in range(0, len(x), 64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x[i:i + 64]), y[i:i + 64])
+            loss.backward()
+            optimizer.step()
+    if autolog.active_run() is not None:
+        autolog.end_run()  # commits what was logged: counted
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def per_step_cost(steps: int = 20_000) -> float:
+    """Autolog's own cost per step, in seconds: a step whose backward and update do almost
+    nothing, timed off and on. Less sensitive to other processes than the whole workload."""
+    w = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.0)
+    timings = {}
+    for state in ("off", "on", "off", "on"):
+        if state == "on":
+            autolog.pytorch.autolog(log_every_n_steps=10)
+        else:
+            autolog.pytorch.autolog(disable=True, silent=True)
+        start = time.process_time()
+        for _ in range(steps):
+            (w * 2.0).sum().backward()
+            optimizer.step()
+        timings.setdefault(state, []).append(time.process_time() - start)
+        if autolog.active_run() is not None:
+            autolog.end_run()
+    autolog.pytorch.autolog(disable=True, silent=True)
+    return (min(timings["on"]) - min(timings["off"])) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    autolog.set_tracking_uri(tempfile.mkdtemp(prefix="bench-torch-"))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(10_000, 20, generator=g)
+    y = x[:, :5].sum(1, keepdim=True) + 0.1 * torch.randn(10_000, 1, generator=g)
+    train(x, y, 1)  # warm-up
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
+    for _ in range(args.repeats):
+        autolog.pytorch.autolog(disable=True, silent=True)
+        off.append(train(x, y, args.epochs))
+        autolog.pytorch.autolog(log_every_n_steps=10)
+        on.append(train(x, y, args.epochs))
+    autolog.pytorch.autolog(disable=True, silent=True)
+    steps = args.epochs * ((len(x) + 63) // 64)
+    print(HEADER.format(epochs=args.epochs, steps=steps // args.epochs, repeats=args.repeats))
+    # CPU time of this process (training thread plus autolog's writer thread) is the figure to
+    # trust on a shared machine; wall time is shown too, with every run so the noise is visible.
+    for label, index in (("process CPU time", 1), ("wall time", 0)):
+        t_off, t_on = [r[index] for r in off], [r[index] for r in on]
+        m_off, m_on = statistics.median(t_off), statistics.median(t_on)
+        print(f"{label}: off median {m_off:.3f} s ({', '.join(f'{t:.2f}' for t in t_off)}); "
+              f"on median {m_on:.3f} s ({', '.join(f'{t:.2f}' for t in t_on)})")
+        print(f"  ratio on/off: median {m_on / m_off:.3f}, min {min(t_on) / min(t_off):.3f}  "
+              f"(target < {TARGET}); per step {(m_on - m_off) / steps * 1e6:+.1f} us")
+    cost = per_step_cost()
+    step_time = min(r[1] for r in off) / steps
+    print(f"direct: autolog costs {cost * 1e6:.1f} us per step (backward + optimizer step); a step "
+          f"of this workload takes {step_time * 1e6:.0f} us, so the expected ratio is "
+          f"{1 + cost / step_time:.3f}")
+
+
+if __name__ == "__main__":
+    main()

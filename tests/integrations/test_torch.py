@@ -1,0 +1,270 @@
+"""Plain PyTorch integration: loops with no trainer, SummaryWriter, and the torch model flavor."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import autolog
+from autolog.errors import AutologWarning
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def torch():
+    return require("torch")
+
+
+def _net(torch, hidden: int = 8):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+
+
+def _data(torch, n: int = 48):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 4, generator=g)
+    return x, x.sum(1, keepdim=True)
+
+
+def _loop(torch, model, optimizer, steps: int, scheduler=None, accumulate: int = 1):
+    """A plain training loop; returns the loss values it computed (read after training)."""
+    x, y = _data(torch)
+    losses = []
+    for step in range(steps):
+        optimizer.zero_grad()
+        for part in range(accumulate):
+            rows = slice((step * accumulate + part) % 3 * 16, (step * accumulate + part) % 3 * 16 + 16)
+            loss = torch.nn.functional.mse_loss(model(x[rows]), y[rows])
+            loss.backward()
+            losses.append(loss.detach())
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return [float(v) for v in losses]
+
+
+def _history(run_id, key):
+    return [(m.step, m.value) for m in autolog.Client().get_metric_history(run_id, key)]
+
+
+def _windows(values, size):
+    return [statistics.fmean(values[i:i + size]) for i in range(0, len(values), size)]
+
+
+def test_loop_loss_windows_optimizer_params_and_learning_rate(torch):
+    autolog.pytorch.autolog(log_every_n_steps=5)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=8, gamma=0.5)
+    losses = _loop(torch, model, optimizer, 20, scheduler)
+    run = autolog.active_run()
+    assert run is not None and run.data.tags["autolog.integration"] == "torch"
+    run_id = run.info.run_id
+    autolog.end_run()
+
+    history = _history(run_id, "train_loss")
+    assert [s for s, _ in history] == [5, 10, 15, 20]
+    assert [v for _, v in history] == pytest.approx(_windows(losses, 5), rel=1e-6)
+    assert _history(run_id, "learning_rate") == [(1, 0.1), (9, 0.05), (17, 0.025)]
+    final = autolog.get_run(run_id)
+    assert final.info.status == "FINISHED"
+    params = final.data.params
+    assert params["optimizer_name"] == "SGD" and params["optimizer.lr"] == "0.1"
+    assert params["optimizer.momentum"] == "0.9" and params["optimizer.weight_decay"] == "0.0001"
+
+
+def test_gradient_accumulation_and_second_optimizer(torch):
+    autolog.pytorch.autolog(log_every_n_steps=2)
+    model = _net(torch)
+    head = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.8, 0.99))
+    torch.optim.RMSprop(head.parameters(), lr=0.002)
+    losses = _loop(torch, model, optimizer, 6, accumulate=3)
+    run_id = autolog.active_run().info.run_id
+    autolog.end_run()
+    history = _history(run_id, "train_loss")
+    # Three backward calls per optimizer step: each window averages 2 x 3 losses.
+    assert [s for s, _ in history] == [2, 4, 6]
+    assert [v for _, v in history] == pytest.approx(_windows(losses, 6), rel=1e-6)
+    params = autolog.get_run(run_id).data.params
+    assert params["optimizer.betas"] == "(0.8, 0.99)"
+    assert params["optimizer_1_name"] == "RMSprop" and params["optimizer_1.lr"] == "0.002"
+
+
+def test_user_run_gets_everything_and_exclusive_logs_nothing(torch):
+    autolog.pytorch.autolog(log_every_n_steps=4)
+    with autolog.start_run() as run:
+        model = _net(torch)
+        _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 8)
+    runs = autolog.search_runs(output_format="list")
+    assert len(runs) == 1 and runs[0].info.run_id == run.info.run_id
+    assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [4, 8]
+    assert runs[0].data.params["optimizer_name"] == "SGD"
+
+    autolog.pytorch.autolog(exclusive=True)
+    with autolog.start_run() as other:
+        model = _net(torch)
+        _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 8)
+    assert autolog.get_run(other.info.run_id).data.metrics == {}
+    assert len(autolog.search_runs(output_format="list")) == 2
+
+
+def test_summary_writer_scalars_groups_and_hparams(torch, tmp_path):
+    autolog.pytorch.autolog()
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "tb"))
+    for step in range(3):
+        writer.add_scalar("loss/train", torch.tensor(1.0 / (step + 1)), step)
+        writer.add_scalars("acc", {"train": 0.5 + step / 10, "val": 0.4 + step / 10}, global_step=step)
+    writer.add_hparams({"lr": 0.1, "optimizer": "sgd"}, {"hparam/accuracy": 0.7})
+    writer.close()
+    run = autolog.active_run()
+    run_id = run.info.run_id
+    autolog.end_run()
+    assert _history(run_id, "loss/train") == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
+    assert [v for _, v in _history(run_id, "acc/val")] == pytest.approx([0.4, 0.5, 0.6])
+    assert len(_history(run_id, "acc/train")) == 3
+    final = autolog.get_run(run_id)
+    assert final.data.params["lr"] == "0.1" and final.data.params["optimizer"] == "sgd"
+    assert final.data.metrics["hparam/accuracy"] == pytest.approx(0.7)
+    assert final.data.tags["autolog.integration"] == "torch"
+    # The TensorBoard event files are still written.
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").rglob("*"))
+
+
+# TorchScript (torch.jit.script/save/load) is deprecated in torch 2.13; the flavor still supports
+# it when asked, and torch's warning about it is not ours to fix.
+@pytest.mark.filterwarnings("ignore:`torch\\.jit\\.\\w+` is deprecated:DeprecationWarning")
+def test_model_round_trips(torch):
+    x = torch.randn(5, 4)
+    model = _net(torch)
+    with autolog.start_run():
+        pickled = autolog.pytorch.log_model(model, "seq", input_example=x[:2])
+        scripted = autolog.pytorch.log_model(model, "ts", serialization="torchscript")
+    assert pickled.metadata["flavor_metadata"]["serialization"] == "pickle"  # Sequential(*args)
+    assert pickled.signature.inputs[0]["shape"] == [-1, 4]
+    assert torch.equal(autolog.load_model(pickled.model_uri)(x), model(x))
+    assert torch.equal(autolog.load_model(scripted.model_uri)(x), model(x))
+
+    class Wide(torch.nn.Module):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, width)
+
+        def forward(self, inputs):
+            return self.layer(inputs)
+
+    wide = Wide(3)
+    with autolog.start_run():
+        info = autolog.pytorch.log_model(wide, "wide", init_kwargs={"width": 3})
+        with pytest.raises(autolog.InvalidInputError, match="init_kwargs"):
+            autolog.pytorch.log_model(wide, "bad", serialization="state_dict")
+    assert info.metadata["flavor_metadata"]["serialization"] == "state_dict"
+    loaded = autolog.pytorch.load_model(info.model_uri)
+    assert type(loaded).__name__ == "Wide" and not loaded.training
+    assert torch.equal(loaded(x), wide(x))
+
+
+FAILING_SCRIPT = """
+import torch
+import autolog
+autolog.pytorch.autolog(log_every_n_steps=100)
+model = torch.nn.Linear(2, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    opt.zero_grad()
+    loss = model(torch.ones(4, 2)).pow(2).mean()
+    loss.backward()
+    opt.step()
+print(autolog.active_run().info.run_id, flush=True)
+raise RuntimeError("boom")
+"""
+
+
+def test_run_ends_failed_on_uncaught_exception_with_last_window(torch, tmp_path):
+    script = tmp_path / "fails.py"
+    script.write_text(textwrap.dedent(FAILING_SCRIPT))
+    env = {**os.environ, "AUTOLOG_TRACKING_URI": str(tmp_path / "store"), "AUTOLOG_STRICT": "1",
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, timeout=120,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "boom" in done.stderr
+    autolog.set_tracking_uri(str(tmp_path / "store"))
+    run = autolog.get_run(done.stdout.split()[0])
+    assert run.info.status == "FAILED"
+    # The partial window (3 steps of 100) is logged at exit, not lost.
+    assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [3]
+
+
+@pytest.mark.parametrize("target", ["add_loss", "emit_loss", "log_params", "log_metrics", "start_run"])
+def test_fault_injection_never_breaks_training(torch, monkeypatch, target):
+    from autolog.integrations import _common
+    from autolog.integrations import torch as integration
+
+    monkeypatch.setenv("AUTOLOG_STRICT", "0")
+
+    def train():
+        model = _net(torch)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        _loop(torch, model, optimizer, 6)
+        return [p.detach().clone() for p in model.parameters()]
+
+    baseline = train()
+    owner = {"add_loss": integration._Loop, "emit_loss": integration._Loop,
+             "log_params": _common, "log_metrics": _common, "start_run": integration._runs}[target]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    autolog.pytorch.autolog(log_every_n_steps=2)
+    monkeypatch.setattr(owner, target, boom)
+    with pytest.warns(AutologWarning, match="injected"):
+        weights = train()
+    assert all(torch.equal(a, b) for a, b in zip(baseline, weights))
+
+
+def _run_example(name, tmp_path):
+    env = {**os.environ, "AUTOLOG_TRACKING_URI": str(tmp_path / "store"), "MPLBACKEND": "Agg",
+           "AUTOLOG_STRICT": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=tmp_path, env=env,
+                          timeout=180, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    autolog.set_tracking_uri(str(tmp_path / "store"))
+
+
+def test_example_summarywriter_loop(torch, tmp_path):
+    _run_example("pytorch_summarywriter_loop.py", tmp_path)
+    runs = autolog.search_runs(output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED" and run.data.tags["autolog.integration"] == "torch"
+    # 4 epochs x 16 steps: windows of 10, then the last partial window at exit.
+    assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [10, 20, 30, 40, 50, 60, 64]
+    assert len(_history(run.info.run_id, "batch/loss")) == 64
+    assert [s for s, _ in _history(run.info.run_id, "epoch/val_loss")] == [0, 1, 2, 3]
+    assert [v for _, v in _history(run.info.run_id, "learning_rate")] == [0.05, 0.025]
+    assert run.data.params["hidden"] == "16" and run.data.params["optimizer_name"] == "SGD"
+    assert "hparam/final_val_loss" in run.data.metrics
+
+
+def test_example_pytorch_tracking(torch, tmp_path):
+    _run_example("pytorch_tracking.py", tmp_path)
+    experiment = autolog.get_experiment_by_name("pytorch_classification")
+    runs = autolog.search_runs([experiment.experiment_id], output_format="list")
+    assert sorted(r.info.run_name for r in runs) == ["pytorch_hs16_lr0.01", "pytorch_hs32_lr0.01"]
+    for run in runs:
+        assert len(_history(run.info.run_id, "val_accuracy")) == 5
+        assert "autolog.integration" not in run.data.tags  # manual tracking: the user's runs
+        uri = f"runs:/{run.info.run_id}/pytorch_model"
+        info = autolog.models.get_model_info(uri)
+        assert info.metadata["flavor_metadata"]["serialization"] == "state_dict"
+        assert autolog.load_model(uri)(torch.zeros(3, 20)).shape == (3, 2)

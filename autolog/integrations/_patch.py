@@ -5,7 +5,7 @@ The contract, for every patched callable:
 * The original is called exactly once, with the caller's arguments (or with arguments an
   integration's ``before`` hook returned, such as a callback list extended in a copy); its
   result or exception reaches the caller unchanged.
-* Autolog's own exceptions never reach the caller: caught, reported once per call as an
+* Autolog's own exceptions never reach the caller: caught, reported once per run and target as an
   :class:`~autolog.errors.AutologWarning` naming the integration and the target (and on the
   ``autolog`` logger). ``AUTOLOG_STRICT=1`` re-raises them instead, so tests see every bug.
 * Only the outermost patched call logs; nested calls pass straight through unless a patch asks to

@@ -24,7 +24,7 @@ def require(module: str):
     except ImportError as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{module} is required under CI=true but is not installed: {exc}")
-        pytest.skip(f"{module} is not installed")
+        pytest.skip(f"{module} is not installed", allow_module_level=True)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ the model in its framework's own format; flavors say how each framework saves an
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ class ModelInfo(_Entity):
     metadata: dict[str, Any]
 
 
+@functools.lru_cache(maxsize=None)
 def _dist_version(dist: str) -> str | None:
     from importlib import metadata as _metadata
 

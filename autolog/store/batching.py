@@ -46,6 +46,7 @@ from autolog.errors import AutologError, ParamConflictError, RunStateError, Stor
 from autolog.store.base import AbstractStore, run_artifact_uri
 
 _WRITE_RETRIES = 3
+_MAX_QUEUED_OTHER = 256
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
 
 
@@ -66,6 +67,7 @@ class BatchingStore(AbstractStore):
         self._params: dict[str, dict[str, str]] = {}
         self._params_lock = threading.Lock()
         self._cond = threading.Condition()
+        self._drain_lock = threading.RLock()
         self._wake = threading.Event()
         self._requested = 0
         self._done = 0
@@ -79,9 +81,11 @@ class BatchingStore(AbstractStore):
         if self._thread is None:
             with self._cond:
                 if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._loop, name="autolog-writer", daemon=True)
-                    self._thread.start()
+                    thread = threading.Thread(target=self._loop, name="autolog-writer", daemon=True)
+                    thread.start()
+                    # Published only once running: flush() treats "set but not alive" as a
+                    # dead writer and drains itself.
+                    self._thread = thread
 
     def log_metric_fast(self, run_id: str, key: str, value: float, timestamp: int, step: int) -> None:
         """Enqueue one validated metric; the training-path call, kept to a deque append."""
@@ -180,6 +184,10 @@ class BatchingStore(AbstractStore):
         """Run ``task`` on the writer thread, after what was enqueued before it (plots, files)."""
         self._other.append(("task", None, task))
         self._ensure_thread()
+        if len(self._other) > _MAX_QUEUED_OTHER and threading.current_thread() is not self._thread:
+            # Back-pressure: tasks (model files, plots) are big; past this many queued, the
+            # producer waits for the writer rather than holding them all in memory.
+            self.flush(raise_errors=False)
 
     # -- the writer thread ----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -198,7 +206,17 @@ class BatchingStore(AbstractStore):
                 return
 
     def _drain(self) -> None:
-        while self._metrics or self._other:
+        # One drain at a time: the writer thread, or a flush() that found no live writer.
+        with self._drain_lock:
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        # Run ends wait until the queues are empty, so that what a writer task queues in turn
+        # (a dataset fingerprint, a file) is stored before its run shows as ended.
+        ends: list[tuple[str, Any]] = []
+        rounds = 0
+        while (self._metrics or self._other) and rounds < 100:
+            rounds += 1
             metrics: dict[str, list[Metric]] = collections.defaultdict(list)
             for _ in range(min(len(self._metrics), 200_000)):
                 run_id, key, value, ts, step = self._metrics.popleft()
@@ -223,13 +241,16 @@ class BatchingStore(AbstractStore):
             if batches:
                 self._write(batches)
             for kind, run_id, payload in after:
-                self._guarded(lambda: self._apply_later(kind, run_id, payload))
+                if kind == "end":
+                    ends.append((run_id, payload))
+                else:
+                    self._guarded(lambda: self._apply_later(kind, run_id, payload))
+        for run_id, (status, end_time) in ends:
+            self._guarded(lambda: self.inner.update_run_info(run_id, status=status, end_time=end_time))
 
     def _apply_later(self, kind: str, run_id: str, payload: Any) -> None:
         if kind == "inputs":
             self.inner.log_inputs(run_id, payload)
-        elif kind == "end":
-            self.inner.update_run_info(run_id, status=payload[0], end_time=payload[1])
         else:
             payload()
 

@@ -110,8 +110,10 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
         raise InvalidInputError(f"Cannot save a model into {path!r}: the folder is not empty.")
     chosen = get_flavor(flavor) if isinstance(flavor, str) else (flavor or flavor_for(model))
     if signature is None and input_example is not None:
-        sample = input_example
-        signature = infer_signature(sample, _predict_sample(model, sample))
+        # With a snapshot we may be on the writer thread while the user trains the live model
+        # further: never call it then, describe the inputs only.
+        output = _predict_sample(model, input_example) if snapshot is None else None
+        signature = infer_signature(input_example, output)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".autolog-model-", dir=parent)

@@ -26,7 +26,6 @@ import contextvars
 import logging
 import threading
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import wrapt
@@ -44,24 +43,30 @@ _patches: dict[str, list[tuple[Any, str, Any]]] = {}
 _patches_lock = threading.Lock()
 
 
-@dataclass
 class Call:
     """One patched call, as the integration's hooks see it.
 
     ``run`` is the run to log into (``None`` when logging is skipped); ``state`` is scratch
     space shared by ``before`` and ``after`` (and by nested calls that join through ``parent``).
+    A slotted plain class: one is built per patched call, including per-step ones (backward).
     """
 
-    integration: str
-    target: str
-    instance: Any
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    settings: dict[str, Any]
-    run: Any = None
-    managed: bool = False
-    parent: "Call | None" = None
-    state: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("integration", "target", "instance", "args", "kwargs", "settings", "run",
+                 "managed", "parent", "state")
+
+    def __init__(self, integration: str, target: str, instance: Any, args: tuple[Any, ...],
+                 kwargs: dict[str, Any], settings: dict[str, Any], run: Any = None,
+                 managed: bool = False, parent: "Call | None" = None) -> None:
+        self.integration = integration
+        self.target = target
+        self.instance = instance
+        self.args = args
+        self.kwargs = kwargs
+        self.settings = settings
+        self.run = run
+        self.managed = managed
+        self.parent = parent
+        self.state: dict[str, Any] = {}
 
     @property
     def nested(self) -> bool:

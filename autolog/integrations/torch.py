@@ -80,28 +80,25 @@ class _Loop:
         self.run_id: str = run.info.run_id
         self.step = 0                # optimizer steps of the driving optimizer
         self.driver: weakref.ref[Any] | None = None
-        self.loss_sum: Any = None    # a device tensor: adding into it never syncs
-        self.loss_count = 0
+        self.losses: list[Any] = []  # this window's detached losses, still on their device
         self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.last_lr: dict[int, float] = {}
 
     def add_loss(self, loss: Any) -> None:
-        value = loss.detach()
-        if self.loss_sum is None:
-            self.loss_sum = value.clone().float()
-        elif value.device == self.loss_sum.device:
-            self.loss_sum.add_(value)
-        else:
-            self.loss_sum.add_(value.to(self.loss_sum.device, non_blocking=True))
-        self.loss_count += 1
+        # Keep the detached 0-d tensors and reduce once per window: no kernel launch and no
+        # device sync per step (detach shares storage, it copies nothing).
+        self.losses.append(loss.detach())
 
     def emit_loss(self) -> None:
-        """Log the window's mean loss: the one ``.item()`` (device sync) per window."""
-        if self.loss_count == 0 or self.loss_sum is None:
+        """Log the window's mean loss: one reduction and one ``.item()`` (sync) per window."""
+        if not self.losses:
             return
-        mean = (self.loss_sum / self.loss_count).item()
-        self.loss_sum, self.loss_count = None, 0
+        import torch
+
+        losses, self.losses = self.losses, []
+        device = losses[0].device
+        mean = torch.stack([t.to(device, torch.float32) for t in losses]).mean().item()
         _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
 
 

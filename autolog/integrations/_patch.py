@@ -226,7 +226,8 @@ def make_wrapper(
     return wrapper
 
 
-def _record(integration: str, owner: Any, attr: str, original: Any) -> None:
+def record(integration: str, owner: Any, attr: str, original: Any) -> None:
+    """Register a patch an integration made itself, so that :func:`revert` restores it."""
     with _patches_lock:
         _patches.setdefault(integration, []).append((owner, attr, original))
 
@@ -250,11 +251,11 @@ def patch(integration: str, owner: Any, attr: str, **options: Any) -> bool:
             return False
         original_fn = raw.fn
         raw.fn = _Wrapper(original_fn, wrapper_fn)
-        _record(integration, raw, "fn", original_fn)
+        record(integration, raw, "fn", original_fn)
         return True
     wrapped = _Wrapper(raw, wrapper_fn)
     setattr(owner, attr, wrapped)
-    _record(integration, owner, attr, raw)
+    record(integration, owner, attr, raw)
     # A module function is pickled by reference to its defining module: patch it there too so
     # that pickle's "is it the same object" check holds.
     defining = getattr(raw, "__module__", None)
@@ -265,7 +266,7 @@ def patch(integration: str, owner: Any, attr: str, **options: Any) -> bool:
         name = getattr(raw, "__name__", "")
         if home is not None and name and home.__dict__.get(name) is raw:
             setattr(home, name, wrapped)
-            _record(integration, home, name, raw)
+            record(integration, home, name, raw)
     return True
 
 

@@ -153,13 +153,24 @@ def _start(call: Call, run_name: str | Callable[[Call], str] | None, manage_run:
         return True
     if not manage_run:
         return True
-    name = run_name(call) if callable(run_name) else run_name
-    if name is None:
-        name = type(call.instance).__name__ if call.instance is not None else call.target.rsplit(".", 1)[-1]
-    tags = {"autolog.integration": call.integration, **(call.settings.get("extra_tags") or {})}
-    call.run = _runs.start_run(run_name=name, tags=tags)
-    call.managed = True
+    open_managed_run(call, run_name(call) if callable(run_name) else run_name)
     return True
+
+
+def open_managed_run(call: Call, run_name: str | None = None) -> None:
+    """Start the run ``call`` logs into, ended by the helper after the call (FINISHED, FAILED
+    on an exception, KILLED on KeyboardInterrupt).
+
+    ``manage_run=True`` does this for every outermost call with no active run; a patch with
+    ``manage_run=False`` calls it from ``before`` when only it can tell whether this call
+    deserves a run (rank 0 of a distributed fit, a fit that is not a framework's internal one).
+    """
+    if run_name is None:
+        run_name = (type(call.instance).__name__ if call.instance is not None
+                    else call.target.rsplit(".", 1)[-1])
+    tags = {"autolog.integration": call.integration, **(call.settings.get("extra_tags") or {})}
+    call.run = _runs.start_run(run_name=run_name, tags=tags)
+    call.managed = True
 
 
 def make_wrapper(

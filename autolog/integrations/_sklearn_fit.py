@@ -16,9 +16,8 @@ import logging
 import sys
 from typing import Any
 
-from autolog import _runs
 from autolog.integrations import _common
-from autolog.integrations._patch import Call, safe_call
+from autolog.integrations._patch import Call, open_managed_run, safe_call
 
 NAME = "sklearn"
 # Transformers that are not models: fitted on their own they get no run (as in MLflow); inside
@@ -89,9 +88,7 @@ def skipped(estimator: Any) -> bool:
 def open_run(call: Call, run_name: str) -> None:
     """Make ``call.run`` the run to log into: the active run, else a new autolog-managed one."""
     if call.run is None:
-        tags = {"autolog.integration": NAME, **(call.settings.get("extra_tags") or {})}
-        call.run = _runs.start_run(run_name=run_name, tags=tags)
-        call.managed = True  # the patch helper ends it: FAILED / KILLED if the fit raises
+        open_managed_run(call, run_name)
 
 
 def is_search(estimator: Any) -> bool:

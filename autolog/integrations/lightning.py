@@ -29,10 +29,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from autolog import _runs
 from autolog.errors import InvalidInputError, ParamConflictError
 from autolog.integrations import _common, _torch_model, configure
-from autolog.integrations._patch import Call, patch, safe_call
+from autolog.integrations._patch import Call, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
 
 NAME = "lightning"
@@ -394,10 +393,7 @@ def _before_fit(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     trainer = call.instance
     if call.run is None and trainer.global_rank == 0:
         model = _model_arg(call)
-        tags = {"autolog.integration": NAME, **(call.settings.get("extra_tags") or {})}
-        call.run = _runs.start_run(run_name=type(model).__name__ if model is not None else None,
-                                   tags=tags)
-        call.managed = True  # the patch helper ends it: FINISHED, FAILED or KILLED
+        open_managed_run(call, type(model).__name__ if model is not None else None)
     run = None
     if call.run is not None and trainer.global_rank == 0:
         run = _RunRef(call.run.info.run_id, call.run.info.artifact_uri, call.run.store_uri)

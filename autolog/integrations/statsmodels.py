@@ -44,7 +44,7 @@ from typing import Any
 
 from autolog.integrations import _common, _config, configure
 from autolog.integrations import _statsmodels_results as _results
-from autolog.integrations._patch import Call, is_patched, patch, safe_call
+from autolog.integrations._patch import Call, is_patched, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
 
 NAME = "statsmodels"
@@ -225,16 +225,6 @@ def _called_by_statsmodels() -> bool:
     return False
 
 
-def _start_own_run(call: Call) -> None:
-    # What the patch helper's manage_run=True does (name, tags); setting ``managed`` makes
-    # the helper end the run FINISHED, FAILED or KILLED after the call, as for its own runs.
-    from autolog import _runs
-
-    tags = {"autolog.integration": NAME, **(call.settings.get("extra_tags") or {})}
-    call.run = _runs.start_run(run_name=type(call.instance).__name__, tags=tags)
-    call.managed = True
-
-
 def _make_before(fn: Any) -> Any:
     signature: list[inspect.Signature] = []  # computed at the first call, not at import
 
@@ -243,7 +233,7 @@ def _make_before(fn: Any) -> Any:
             call.state["internal"] = True
             return
         if call.run is None:  # no run of the user's is active: this fit gets its own
-            _start_own_run(call)
+            open_managed_run(call)
         if not signature:
             signature.append(inspect.signature(fn))
         _log_params(call, signature[0])

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from autolog import search as _search
 from autolog.entities import (

@@ -14,7 +14,7 @@ import pytest
 
 import autolog
 from autolog.errors import AutologWarning, InvalidInputError
-from autolog.integrations import _config, _patch, _registry
+from autolog.integrations import _config, _registry
 from autolog.integrations._registry import Integration, register
 
 TOY_FRAMEWORK = """

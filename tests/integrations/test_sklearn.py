@@ -19,7 +19,7 @@ sklearn = require("sklearn")
 np = require("numpy")
 
 import autolog  # noqa: E402
-from autolog.integrations import _config, _patch  # noqa: E402
+from autolog.integrations import _patch  # noqa: E402
 from autolog.integrations import _sklearn_metrics as cheap  # noqa: E402
 from autolog.integrations import _sklearn_patching  # noqa: E402
 
@@ -31,10 +31,10 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.ensemble import BaggingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.feature_selection import SelectKBest  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 import sklearn.model_selection as ms  # noqa: E402
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV  # noqa: E402
-from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 

@@ -1,0 +1,197 @@
+"""Overhead of autologging on XGBoost and LightGBM training (issue 4's benchmark).
+
+Workload: 200 boosting rounds with one eval set on 20,000 x 50 synthetic data (binary
+classification), 2 threads. Each timed run builds the data containers (DMatrix / Dataset, where
+autolog fingerprints the data) and trains; autolog off and on alternate, repeated, medians
+compared. The writer thread's remaining work (model file, plots) is flushed after each run,
+outside the timed region, and reported on its own line.
+
+    python benchmarks/bench_boosting.py [--reps 7] [--rounds 200] [--framework xgboost]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+import autolog
+
+
+def data(rows: int = 20_000, cols: int = 50) -> tuple[Any, Any, Any, Any]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, cols)).astype(np.float32)
+    w = rng.normal(size=cols)
+    y = ((X @ w + rng.normal(scale=2.0, size=rows)) > 0).astype(np.float32)
+    cut = int(rows * 0.8)
+    return X[:cut], y[:cut], X[cut:], y[cut:]
+
+
+def xgboost_workload(rounds: int) -> Callable[[], None]:
+    import xgboost as xgb
+
+    X, y, Xv, yv = data()
+    params = {"objective": "binary:logistic", "eval_metric": "logloss", "nthread": 2,
+              "max_depth": 6, "eta": 0.1, "tree_method": "hist"}
+
+    def run() -> None:
+        dtrain, dvalid = xgb.DMatrix(X, y), xgb.DMatrix(Xv, yv)
+        xgb.train(params, dtrain, rounds, evals=[(dvalid, "validation")], verbose_eval=False)
+
+    return run
+
+
+def lightgbm_workload(rounds: int) -> Callable[[], None]:
+    import lightgbm as lgb
+
+    X, y, Xv, yv = data()
+    params = {"objective": "binary", "metric": "binary_logloss", "num_threads": 2,
+              "num_leaves": 31, "learning_rate": 0.1, "verbose": -1}
+
+    def run() -> None:
+        train_set = lgb.Dataset(X, y)
+        valid_set = lgb.Dataset(Xv, yv, reference=train_set)
+        lgb.train(params, train_set, rounds, valid_sets=[valid_set])
+
+    return run
+
+
+def measure(name: str, enable: Callable[[bool], None], workload: Callable[[], None],
+            reps: int) -> float:
+    """Alternate off/on runs; print medians, the median of adjacent on/off pairs (robust to a
+    machine whose load drifts) and the best-case ratio. Returns the median time off."""
+    enable(False)
+    workload()  # warm-up: library init, thread pools, first-use imports
+    enable(True)
+    workload()
+    autolog.flush()
+    off: list[float] = []
+    on: list[float] = []
+    flushes: list[float] = []
+    for _ in range(reps):
+        for state in (False, True):
+            enable(state)
+            start = time.perf_counter()
+            workload()
+            elapsed = time.perf_counter() - start
+            (on if state else off).append(elapsed)
+            if state:
+                start = time.perf_counter()
+                autolog.flush()  # not the training path: the writer's work after the call
+                flushes.append(time.perf_counter() - start)
+    enable(False)
+    m_off, m_on = statistics.median(off), statistics.median(on)
+    paired = statistics.median(b / a for a, b in zip(off, on))
+    print(f"{name}: off {m_off * 1000:8.1f} ms  on {m_on * 1000:8.1f} ms  "
+          f"ratio x{m_on / m_off:.3f}  paired x{paired:.3f}  min x{min(on) / min(off):.3f}  "
+          f"({reps} pairs; writer flush after the call {statistics.median(flushes) * 1000:.0f} ms)")
+    return m_off
+
+
+def own_time(name: str, module: Any, hooks: tuple[str, ...], enable: Callable[[bool], None],
+             workload: Callable[[], None], baseline: float, calls: int = 3) -> None:
+    """Time spent in autolog's own code on the training thread, per call: the hooks, the
+    per-iteration recording and the run start/end (measured directly, so the figure does not
+    drown in the run-to-run noise of a loaded machine)."""
+    from autolog import _runs
+    from autolog.integrations import _boosting
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, attr: str, label: str) -> None:
+        fn = getattr(owner, attr)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, attr, wrapper)
+
+    enable(False)
+    for hook in hooks:  # before enabling: patch() captures the hook functions
+        timed(module, hook, "hooks")
+    timed(_boosting.Tracker, "record", "per-iteration")
+    timed(_runs, "start_run", "run start/end")
+    timed(_runs, "end_run", "run start/end")
+    enable(True)
+    totals = []
+    for _ in range(calls):
+        spent.clear()
+        workload()
+        autolog.flush()
+        totals.append(dict(spent))
+    enable(False)
+    parts = {k: statistics.median(t.get(k, 0.0) for t in totals) for k in totals[0]}
+    total = sum(parts.values())
+    detail = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in parts.items())
+    print(f"{name}: autolog's own time on the training thread {total * 1000:.1f} ms per call "
+          f"= {total / baseline * 100:.2f}% of the call off ({detail})")
+
+
+def per_round_cost(rounds: int = 5000, metrics: int = 4) -> None:
+    """What the callback adds per boosting round: recording ``metrics`` values."""
+    from autolog.integrations._boosting import Tracker
+
+    autolog.set_tracking_uri(os.path.join(tempfile.mkdtemp(prefix="bench-boosting-"), "runs"))
+    with autolog.start_run(run_name="per-round-cost") as run:
+        tracker = Tracker(run)
+        names = [("validation", "-", f"metric{i}") for i in range(metrics)]
+        start = time.perf_counter()
+        for step in range(rounds):
+            tracker.record(step, {tracker.key(*n): 0.5 for n in names})
+        elapsed = time.perf_counter() - start
+    autolog.flush()
+    print(f"per-round logging: {elapsed / rounds * 1e6:.1f} us per round with {metrics} metrics "
+          f"({rounds} rounds: {elapsed * 1000:.1f} ms in all)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--framework", choices=("xgboost", "lightgbm", "both"), default="both")
+    args = parser.parse_args()
+    if args.framework == "both":
+        # One process per library: with both loaded, their OpenMP runtimes fight (on a 2-core
+        # machine XGBoost with nthread=2 ran 8x slower once lightgbm was imported, autolog or not).
+        print(f"{args.rounds} rounds, 20,000 x 50 (80% train, 20% eval), 2 threads, "
+              f"{os.cpu_count()} CPUs")
+        for framework in ("xgboost", "lightgbm"):
+            subprocess.run([sys.executable, __file__, "--framework", framework,
+                            "--reps", str(args.reps), "--rounds", str(args.rounds)], check=True)
+        per_round_cost()
+        return
+    autolog.set_tracking_uri(os.path.join(tempfile.mkdtemp(prefix="bench-boosting-"), "runs"))
+    if args.framework == "xgboost":
+        import xgboost
+
+        from autolog.integrations import xgboost as integration
+
+        name = f"xgboost {xgboost.__version__} train "
+        enable = lambda on: autolog.xgboost.autolog(disable=not on, silent=True)  # noqa: E731
+        workload = xgboost_workload(args.rounds)
+        hooks: tuple[str, ...] = ("_dmatrix_after", "_train_before", "_train_after")
+    else:
+        import lightgbm
+
+        from autolog.integrations import lightgbm as integration  # type: ignore[no-redef]
+
+        name = f"lightgbm {lightgbm.__version__} train"
+        enable = lambda on: autolog.lightgbm.autolog(disable=not on, silent=True)  # noqa: E731
+        workload = lightgbm_workload(args.rounds)
+        hooks = ("_train_before", "_train_after")
+    baseline = measure(name, enable, workload, args.reps)
+    own_time(name, integration, hooks, enable, workload, baseline)
+
+if __name__ == "__main__":
+    main()

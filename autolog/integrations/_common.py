@@ -9,6 +9,7 @@ does disk I/O on the training path. Plots use matplotlib's object API on an Agg 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -16,8 +17,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from autolog import _tracking
 from autolog._validation import metric_value, param_value, tag_value, validate_key
 from autolog.entities import Param, RunTag
+from autolog.errors import ParamConflictError
 from autolog.integrations._patch import Call, report
 from autolog.store import artifacts as _artifacts
+
+
+logger = logging.getLogger("autolog")
 
 
 def _store(run: Any) -> Any:
@@ -33,13 +38,24 @@ def sanitize_key(key: str) -> str:
 def log_params(run: Any, params: Mapping[str, Any]) -> None:
     """Queue params on ``run``; a key already logged with the same value is a no-op.
 
-    Raises:
-        ParamConflictError: a key was already logged with another value.
+    A key the run already holds with another value (a second fit inside the user's run) keeps
+    its first value and the other keys are still logged: autologging never fails a fit with
+    MLflow's "Changing param values is not allowed".
     """
     batch = [Param(validate_key(sanitize_key(k), "param"), param_value(k, v))
              for k, v in params.items()]
-    if batch:
-        _store(run).log_batch(run.info.run_id, params=batch)
+    if not batch:
+        return
+    store = _store(run)
+    try:
+        store.log_batch(run.info.run_id, params=batch)
+    except ParamConflictError:
+        for param in batch:
+            try:
+                store.log_batch(run.info.run_id, params=[param])
+            except ParamConflictError:
+                logger.info("autolog: param %r of run %s is already set; kept the first value",
+                            param.key, run.info.run_id)
 
 
 def log_metrics(run: Any, metrics: Mapping[str, Any], step: int = 0,

@@ -150,23 +150,7 @@ def log_params(call: Call) -> None:
     estimator = call.state["estimator"]
     # A search's own params (as MLflow): the seed estimator's untuned params would be noise.
     params = estimator.get_params(deep=not is_search(estimator))
-    log_params_keeping_first(call.run, params)
-
-
-def log_params_keeping_first(run: Any, params: dict[str, Any]) -> None:
-    """Log params; in a user's run that already has a key with another value (a second fit
-    with other settings), the first value stays and the others are still logged."""
-    from autolog.errors import ParamConflictError
-
-    try:
-        _common.log_params(run, params)
-    except ParamConflictError:
-        for key, value in params.items():
-            try:
-                _common.log_params(run, {key: value})
-            except ParamConflictError:
-                logger.info("autolog: param %r of run %s is already set; kept the first value",
-                            key, run.info.run_id)
+    _common.log_params(call.run, params)
 
 
 def log_tags(call: Call) -> None:
@@ -268,7 +252,7 @@ def log_search_results(call: Call) -> None:
         return
     best = getattr(estimator, "best_params_", None)
     if best:
-        log_params_keeping_first(call.run, {f"best_{k}": v for k, v in best.items()})
+        _common.log_params(call.run, {f"best_{k}": v for k, v in best.items()})
     if hasattr(estimator, "best_score_"):
         _common.log_metrics(call.run, {"best_cv_score": estimator.best_score_})
 

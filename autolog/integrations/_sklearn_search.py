@@ -141,7 +141,7 @@ def log_cv_params(call: Call) -> None:
     state = call.state
     estimator = state["estimator"]
     if hasattr(estimator, "get_params"):
-        fit.log_params_keeping_first(call.run,
+        _common.log_params(call.run,
                                      estimator.get_params(deep=not fit.is_search(estimator)))
     cls = type(estimator)
     _common.set_tags(call.run, {"estimator_name": cls.__name__,

@@ -29,7 +29,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from autolog.errors import InvalidInputError, ParamConflictError
+from autolog.errors import InvalidInputError
 from autolog.integrations import _common, _torch_model, configure
 from autolog.integrations._patch import Call, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
@@ -132,18 +132,6 @@ def _float(value: Any) -> Any:
         return value
 
 
-def _log_params(run: Any, params: Mapping[str, Any]) -> None:
-    """Log params; a clash with a value the user already logged in their run skips that key."""
-    try:
-        _common.log_params(run, params)
-    except ParamConflictError:
-        for key, value in params.items():
-            try:
-                _common.log_params(run, {key: value})
-            except ParamConflictError:
-                pass
-
-
 def _merge(into: dict[str, Any], new: Mapping[str, Any], prefix: str) -> None:
     for key, value in new.items():
         key = str(key)
@@ -230,7 +218,7 @@ class _CallbackMixin:
         ckpt = _best_checkpointer(trainer, ns)
         if ckpt is not None:
             params["checkpoint_monitor"] = ckpt.monitor
-        _log_params(self._run, {k: v for k, v in params.items()})
+        _common.log_params(self._run, params)
         summary = importlib.import_module(f"{ns}.utilities.model_summary").ModelSummary
         _common.write_text(self._run, NAME, "model_summary.txt", str(summary(pl_module, max_depth=-1)))
 

@@ -347,29 +347,8 @@ def _log_params(call: Call, signature: inspect.Signature) -> None:
         params[f"model.{key}" if key in fit_args else key] = value
     for key, value in fit_args.items():
         params.setdefault(key, value)
-    _log_params_tolerant(call.run, params)
+    _common.log_params(call.run, params)
 
-
-def _log_params_tolerant(run: Any, params: dict[str, str]) -> None:
-    """Log params; in a run that already holds some (a second fit inside the user's run), keys
-    logged before with another value keep their first value instead of failing the rest."""
-    from autolog.errors import ParamConflictError
-
-    try:
-        _common.log_params(run, params)
-    except ParamConflictError:
-        for key, value in params.items():
-            try:
-                _common.log_params(run, {key: value})
-            except ParamConflictError:
-                logger.debug("autolog: param %r of run %s kept its first value", key,
-                             run.info.run_id)
-
-
-# -- the writer thread ---------------------------------------------------------------------------
-# These run inside the writer's task, so they write files directly: through _common.write_text
-# each file would be queued again, behind the run's end, and a reader could see the run
-# FINISHED before its files exist.
 
 def _write_file(run: Any, artifact_file: str, text: str) -> None:
     from autolog.store import artifacts

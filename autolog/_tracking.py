@@ -72,7 +72,7 @@ def get_store(uri: str | None = None) -> "BatchingStore":
         store = _stores.get(key)
         if store is None:
             from autolog.store.batching import BatchingStore
-            from autolog.store.sql import SqlStore, alive_on_this_host
+            from autolog.store.sql import SqlStore
 
             db_url, artifact_root = resolve(key)
             inner = SqlStore(db_url, artifact_root)
@@ -80,3 +80,19 @@ def get_store(uri: str | None = None) -> "BatchingStore":
             store = BatchingStore(inner)
             _stores[key] = store
     return store
+
+
+def alive_on_this_host(owner: str) -> bool:
+    """True unless ``owner`` ("host:pid") names a process of this host that no longer exists."""
+    import socket
+
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -336,3 +336,34 @@ def _compare(column: Any, op: str, value: Any, sa: Any) -> Any:
         "=": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
         ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,
     }[op](value)
+
+
+def compile_experiment_filter(node: Node, tables: Any) -> Any:
+    """Like :func:`compile_filter`, for ``tables.experiments`` (name, tags, creation_time).
+
+    Raises:
+        InvalidInputError: a metric or param filter, which experiments do not have.
+    """
+    import sqlalchemy as sa
+
+    from autolog.errors import InvalidInputError
+
+    if isinstance(node, BoolOp):
+        parts = [compile_experiment_filter(i, tables) for i in node.items]
+        return sa.and_(*parts) if node.op == "AND" else sa.or_(*parts)
+    e = tables.experiments.c
+    if node.kind == "tags":
+        t = tables.experiment_tags.c
+        sub = sa.select(t.experiment_id).where(t.key == node.key)
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            return e.experiment_id.in_(sub) if node.op == "IS NOT NULL" else e.experiment_id.not_in(sub)
+        return e.experiment_id.in_(sub.where(_compare(t.value, node.op, node.value, sa)))
+    if node.kind != "attributes":
+        raise InvalidInputError(
+            f"Experiments can be filtered by name, tags.<key> and creation_time, not "
+            f"{node.kind}.{node.key}.")
+    column = e[node.key]
+    value = node.value
+    if node.key == "experiment_id" and value is not None:
+        value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
+    return _compare(column, node.op, value, sa)

@@ -1,8 +1,7 @@
 """The SQL store: SQLite by default, PostgreSQL later, one schema (SQLAlchemy Core).
 
-Concurrency on SQLite: WAL journal (readers never block the writer), a 30 s busy timeout, write
-transactions opened with ``BEGIN IMMEDIATE`` (so two writers queue on the lock instead of
-deadlocking on a read-to-write upgrade), and a few retries on top. Database errors are translated
+Concurrency on SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE`` writes) is set up in
+:mod:`._sql_engine`; on top, a locked database is retried here. Database errors are translated
 to :class:`~autolog.errors.StorageError` in exactly one place, :meth:`SqlStore._transact`.
 """
 
@@ -17,7 +16,6 @@ from types import SimpleNamespace
 from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from autolog import search as _search
@@ -28,7 +26,6 @@ from autolog.entities import (
     Metric,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -43,6 +40,8 @@ from autolog.errors import (
     StorageError,
 )
 from autolog.store import _schema as S
+from autolog.store import _sql_engine
+from autolog.store._sql_rows import build_runs
 from autolog.store.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -54,7 +53,8 @@ T = TypeVar("T")
 _LOCK_RETRIES = 8
 _RUN_NAME_TAGS = ("mlflow.runName", "autolog.runName")
 _TABLES = SimpleNamespace(
-    runs=S.runs, params=S.params, tags=S.tags, latest_metrics=S.latest_metrics
+    runs=S.runs, params=S.params, tags=S.tags, latest_metrics=S.latest_metrics,
+    experiments=S.experiments, experiment_tags=S.experiment_tags,
 )
 
 
@@ -77,47 +77,17 @@ class SqlStore(AbstractStore):
         self.db_url = db_url
         self.busy_timeout_s = busy_timeout_s
         self.artifact_root = artifact_root
-        self._sqlite = db_url.startswith("sqlite")
         try:
-            self._engine = self._create_engine(db_url)
+            self._engine = _sql_engine.create_engine(db_url, busy_timeout_s)
             self._ensure_schema()
         except SQLAlchemyError as exc:
             raise StorageError(
-                f"Cannot open the tracking store at {db_url}: {_first_line(exc)}") from exc
+                f"Cannot open the tracking store at {db_url}: {_sql_engine.first_line(exc)}") from exc
         # After fork the child must not share the parent's pooled connections.
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._engine.dispose)
 
     # -- engine and transactions ----------------------------------------------------------------
-    def _create_engine(self, db_url: str) -> sa.Engine:
-        if not self._sqlite:
-            return sa.create_engine(db_url, pool_pre_ping=True, future=True)
-        path = db_url.split("///", 1)[1] if "///" in db_url else ""
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        timeout = self.busy_timeout_s
-        engine = sa.create_engine(
-            db_url, connect_args={"timeout": timeout, "check_same_thread": False}, future=True
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # We issue BEGIN ourselves (pysqlite's implicit transactions defer the write lock).
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as in MLflow
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: sa.Connection) -> None:
-            write = conn.get_execution_options().get("autolog_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        return engine
-
     def _transact(self, fn: Callable[[sa.Connection], T], write: bool = True) -> T:
         """Run ``fn`` in one transaction, retrying on a locked database; the error boundary."""
         delay = 0.05
@@ -133,11 +103,11 @@ class SqlStore(AbstractStore):
             except OperationalError as exc:
                 locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
                 if not locked or attempt == retries - 1:
-                    raise StorageError(f"The tracking store failed: {_first_line(exc)}") from exc
+                    raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except SQLAlchemyError as exc:
-                raise StorageError(f"The tracking store failed: {_first_line(exc)}") from exc
+                raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def _ensure_schema(self) -> None:
@@ -248,7 +218,7 @@ class SqlStore(AbstractStore):
         where = _stage_filter(S.experiments.c.lifecycle_stage, view_type)
         node = _search.parse_filter(filter_string, _search.EXPERIMENT_ATTRIBUTES)
         if node is not None:
-            where = sa.and_(where, _compile_experiment_filter(node))
+            where = sa.and_(where, _search.compile_experiment_filter(node, _TABLES))
         found = self._transact(lambda c: self._experiment_rows(c, where), write=False)
         found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
         for clause in reversed(list(order_by or [])):
@@ -326,7 +296,7 @@ class SqlStore(AbstractStore):
     def get_run(self, run_id: str) -> Run:
         def load(conn: sa.Connection) -> Run:
             row = self._require_run(conn, run_id)
-            return self._build_runs(conn, [row])[0]
+            return build_runs(conn, [row])[0]
 
         return self._transact(load, write=False)
 
@@ -453,7 +423,7 @@ class SqlStore(AbstractStore):
             conn.execute(S.metrics.insert(), [
                 {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
                  "timestamp": ts, "step": st} for k, v, ts, st in metrics])
-        insert = _dialect_insert(conn)
+        insert = _sql_engine.dialect_insert(conn)
         stmt = insert(S.latest_metrics)
         excluded = stmt.excluded
         lm = S.latest_metrics.c
@@ -509,46 +479,6 @@ class SqlStore(AbstractStore):
         self._transact(write)
 
     # -- reading runs ---------------------------------------------------------------------------
-    def _build_runs(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
-        ids = [r.run_id for r in rows]
-        params: dict[str, dict[str, str]] = defaultdict(dict)
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        metrics: dict[str, dict[str, float]] = defaultdict(dict)
-        inputs: dict[str, list[Dataset]] = defaultdict(list)
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start:chunk_start + 500]
-            for r in conn.execute(sa.select(S.params.c.run_id, S.params.c.key, S.params.c.value)
-                                  .where(S.params.c.run_id.in_(chunk))):
-                params[r.run_id][r.key] = r.value
-            for r in conn.execute(sa.select(S.tags.c.run_id, S.tags.c.key, S.tags.c.value)
-                                  .where(S.tags.c.run_id.in_(chunk))):
-                tags[r.run_id][r.key] = r.value
-            lm = S.latest_metrics.c
-            for m in conn.execute(sa.select(lm.run_id, lm.key, lm.value, lm.is_nan)
-                                  .where(lm.run_id.in_(chunk))):
-                metrics[m.run_id][m.key] = float("nan") if m.is_nan else m.value
-            for r in conn.execute(sa.select(S.inputs).where(S.inputs.c.run_id.in_(chunk))):
-                inputs[r.run_id].append(Dataset(
-                    name=r.name, digest=r.digest, context=r.context,
-                    shape=tuple(json.loads(r.shape)) if r.shape else None,
-                    columns=tuple(json.loads(r.columns)) if r.columns else None,
-                    dtypes=tuple(json.loads(r.dtypes)) if r.dtypes else None,
-                    source=r.source,
-                ))
-        return [
-            Run(
-                info=RunInfo(
-                    run_id=r.run_id, run_name=r.run_name or "", experiment_id=str(r.experiment_id),
-                    status=r.status, start_time=r.start_time, end_time=r.end_time,
-                    artifact_uri=r.artifact_uri, lifecycle_stage=r.lifecycle_stage,
-                    user_id=r.user_id or "",
-                ),
-                data=RunData(params=params[r.run_id], metrics=metrics[r.run_id], tags=tags[r.run_id]),
-                inputs=tuple(inputs[r.run_id]),
-            )
-            for r in rows
-        ]
-
     def search_runs(
         self,
         experiment_ids: Sequence[str],
@@ -581,60 +511,8 @@ class SqlStore(AbstractStore):
         query = query.order_by(*order).limit(max_results)
 
         def load(conn: sa.Connection) -> list[Run]:
-            return self._build_runs(conn, conn.execute(query).all())
+            return build_runs(conn, conn.execute(query).all())
 
         return self._transact(load, write=False)
 
 
-def _first_line(exc: SQLAlchemyError) -> str:
-    """The database's own message, without SQLAlchemy's statement dump and help link."""
-    orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
-
-
-def _dialect_insert(conn: sa.Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
-def _compile_experiment_filter(node: Any) -> Any:
-    if isinstance(node, _search.BoolOp):
-        parts = [_compile_experiment_filter(i) for i in node.items]
-        return sa.and_(*parts) if node.op == "AND" else sa.or_(*parts)
-    e = S.experiments.c
-    if node.kind == "tags":
-        t = S.experiment_tags.c
-        sub = sa.select(t.experiment_id).where(t.key == node.key)
-        if node.op in ("IS NULL", "IS NOT NULL"):
-            return e.experiment_id.in_(sub) if node.op == "IS NOT NULL" else e.experiment_id.not_in(sub)
-        return e.experiment_id.in_(sub.where(_search._compare(t.value, node.op, node.value, sa)))
-    if node.kind != "attributes":
-        raise InvalidInputError(
-            f"Experiments can be filtered by name, tags.<key> and creation_time, not "
-            f"{node.kind}.{node.key}.")
-    column = e[node.key]
-    value = node.value
-    if node.key == "experiment_id" and value is not None:
-        value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
-    return _search._compare(column, node.op, value, sa)
-
-
-def alive_on_this_host(owner: str) -> bool:
-    """True unless ``owner`` ("host:pid") names a process of this host that no longer exists."""
-    import socket
-
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

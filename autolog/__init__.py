@@ -7,7 +7,7 @@ this package imports no ML framework, no pandas and no SQLAlchemy: those load wh
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autolog._api import (
     create_experiment,
@@ -52,7 +52,9 @@ from autolog.errors import (
     StorageError,
 )
 from autolog.integrations import autolog
-from autolog.models import load_model, log_model
+
+if TYPE_CHECKING:
+    from autolog.models import load_model, log_model
 
 __all__ = [
     "ActiveRun",
@@ -121,7 +123,15 @@ _SUBMODULES = {
 }
 
 
+# Model functions load autolog.models (and tempfile, shutil, json) on first use.
+_LAZY_FUNCTIONS = {"log_model": "autolog.models", "load_model": "autolog.models"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_FUNCTIONS:
+        value = getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
+        globals()[name] = value
+        return value
     target = _SUBMODULES.get(name)
     if target is None:
         raise AttributeError(f"module 'autolog' has no attribute {name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from typing import Any, Mapping, Sequence
@@ -265,6 +264,8 @@ def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> 
 
         text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
     else:
+        import json
+
         text = json.dumps(dictionary, indent=2, default=str)
     log_text(text, artifact_file, run_id=run_id)
 

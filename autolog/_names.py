@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 
 _ADJECTIVES = (
     "agile amber bold brave bright calm clever cosmic crisp curious daring eager fancy fearless "
@@ -15,8 +14,9 @@ _NOUNS = (
     "quail ram robin seal shrew skunk sloth snail swan tiger toad trout wasp whale wolf wren yak"
 ).split()
 
-_rng = random.Random()
 
 
 def generate_run_name() -> str:
-    return f"{_rng.choice(_ADJECTIVES)}-{_rng.choice(_NOUNS)}-{_rng.randint(100, 999)}"
+    import random
+
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import sys
 import threading
 import time
@@ -121,6 +120,8 @@ def current_experiment_id() -> str:
 
 
 def _owner() -> str:
+    import socket  # here, not at the top: `import autolog` stays light
+
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -11,7 +11,6 @@ import order never matters. Each integration module ``autolog.integrations.<name
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Iterable
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["autolog", "configure"]
 
-logger = logging.getLogger("autolog")
 _applied: set[str] = set()
 _pending: set[str] = set()  # hooks registered with wrapt, not fired yet
 _lock = threading.RLock()
@@ -97,7 +95,9 @@ def _apply_safely(integration: "Integration", module: Any) -> None:
             _applied.add(key)
     except Exception as exc:  # noqa: BLE001
         message = f"autolog: could not enable the {integration.name} integration: {exc!r}"
-        logger.warning(message)
+        import logging  # here: importing logging costs several ms of `import autolog`
+
+        logging.getLogger("autolog").warning(message)
         try:
             warnings.warn(message, AutologWarning, stacklevel=2)
         except Exception:  # noqa: BLE001 - warnings turned into errors must not fail an import

@@ -1,9 +1,12 @@
-"""Artifacts in a local folder (object storage comes later behind the same functions)."""
+"""Artifacts in a local folder (object storage comes later behind the same functions).
+
+Standard-library helpers (shutil, tempfile) are imported where used: this module is part of
+``import autolog``.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 
 from autolog.entities import FileInfo
 from autolog.errors import InvalidInputError, NotFoundError, StorageError
@@ -32,6 +35,8 @@ def log_file(root: str, local_path: str, artifact_path: str | None = None) -> No
     dest = _target(root, artifact_path)
     try:
         os.makedirs(dest, exist_ok=True)
+        import shutil
+
         shutil.copy2(local_path, os.path.join(dest, os.path.basename(local_path)))
     except OSError as exc:
         raise StorageError(f"Could not store artifact {local_path!r}: {exc}") from exc
@@ -48,6 +53,8 @@ def log_dir(root: str, local_dir: str, artifact_path: str | None = None) -> None
         raise NotFoundError(f"No directory at {local_dir!r} to log as artifacts.")
     dest = _target(root, artifact_path)
     try:
+        import shutil
+
         shutil.copytree(local_dir, dest, dirs_exist_ok=True)
     except OSError as exc:
         raise StorageError(f"Could not store artifacts from {local_dir!r}: {exc}") from exc
@@ -90,6 +97,7 @@ def download(root: str, path: str, dst_path: str | None = None) -> str:
     Raises:
         NotFoundError: the artifact does not exist.
     """
+    import shutil
     import tempfile
 
     source = _target(root, path)

@@ -185,9 +185,13 @@ class BatchingStore(AbstractStore):
         self._other.append(("task", None, task))
         self._ensure_thread()
         if len(self._other) > _MAX_QUEUED_OTHER and threading.current_thread() is not self._thread:
-            # Back-pressure: tasks (model files, plots) are big; past this many queued, the
-            # producer waits for the writer rather than holding them all in memory.
-            self.flush(raise_errors=False)
+            # Back-pressure: tasks (model snapshots, plot data) can be big. Past this many
+            # waiting, the producer waits until the writer has taken them in hand (not until
+            # they are all done), so at most about twice this many are held in memory.
+            self._wake.set()
+            thread = self._thread
+            while len(self._other) > _MAX_QUEUED_OTHER // 2 and thread is not None and thread.is_alive():
+                time.sleep(0.005)
 
     # -- the writer thread ----------------------------------------------------------------------
     def _loop(self) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from autolog.integrations import _common, _patch, configure
 from autolog.models._flavors import Flavor
+from autolog.models import flavor_functions
 
 NAME = "keras"
 MODEL_FILE = "model.keras"
@@ -400,26 +401,7 @@ def _load(folder: str, metadata: dict[str, Any]) -> Any:
 FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("keras",), snapshot=_snapshot)
 
 
-def log_model(model: Any, name: str = "model", input_example: Any = None, signature: Any = None,
-              **kwargs: Any) -> Any:
-    """Log a Keras model into the active run as a ``.keras`` file (``mlflow.keras.log_model``).
-
-    Raises:
-        InvalidInputError: the artifact folder for ``name`` already holds a model.
-    """
-    from autolog.models import log_model as _log_model
-
-    return _log_model(model, name, input_example=input_example, signature=signature,
-                      flavor=NAME, **kwargs)
-
-
-def load_model(model_uri: str, **kwargs: Any) -> Any:
-    """Load a logged Keras model (``mlflow.keras.load_model``); ``custom_objects``, ``compile``
-    and ``safe_mode`` are passed to ``keras.saving.load_model``.
-
-    Raises:
-        NotFoundError: no model at ``model_uri``.
-    """
-    from autolog.models import load_model as _load_model
-
-    return _load_model(model_uri, **kwargs)
+_LOAD_NOTE = (
+    'custom_objects, compile and safe_mode are passed to keras.saving.load_model.'
+)
+log_model, load_model = flavor_functions(NAME, "Keras", _LOAD_NOTE)

@@ -29,6 +29,7 @@ from autolog.errors import InvalidInputError
 from autolog.integrations import _boosting, configure
 from autolog.integrations._patch import Call, patch, safe_call
 from autolog.models._flavors import Flavor
+from autolog.models import flavor_functions
 
 NAME = "lightgbm"
 IMPORTANCE_TYPES = ("split", "gain")
@@ -286,22 +287,8 @@ def _load(folder: str, metadata: dict[str, Any]) -> Any:
 FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("lightgbm",), snapshot=_snapshot)
 
 
-def log_model(lgb_model: Any, name: str = "model", input_example: Any = None,
-              signature: Any = None, **kwargs: Any) -> Any:
-    """Log a LightGBM Booster or sklearn-API model into the active run
-    (``mlflow.lightgbm.log_model``)."""
-    from autolog.models import log_model as _log_model
-
-    return _log_model(lgb_model, name, input_example=input_example, signature=signature,
-                      flavor=NAME, **kwargs)
-
-
-def load_model(model_uri: str, **kwargs: Any) -> Any:
-    """Load a logged LightGBM model: what was logged, or ``model_type="booster"`` for the Booster.
-
-    Raises:
-        NotFoundError: no model at ``model_uri``.
-    """
-    from autolog.models import load_model as _load_model
-
-    return _load_model(model_uri, **kwargs)
+_LOAD_NOTE = (
+    'What was fitted comes back (a Booster or the scikit-learn-API class); '
+    'model_type="booster" gives the Booster.'
+)
+log_model, load_model = flavor_functions(NAME, "LightGBM", _LOAD_NOTE)

@@ -37,6 +37,7 @@ from typing import Any
 
 from autolog.integrations import configure
 from autolog.models._pickle import pickle_flavor
+from autolog.models import flavor_functions
 
 NAME = "sklearn"
 FLAVOR = pickle_flavor(NAME, ("scikit-learn",))
@@ -93,25 +94,4 @@ def apply(module: Any) -> None:
     _sklearn_patching.install(module)
 
 
-def log_model(model: Any, name: str = "model", input_example: Any = None, signature: Any = None,
-              **kwargs: Any) -> Any:
-    """Log a scikit-learn model into the active run (``mlflow.sklearn.log_model``).
-
-    Raises:
-        InvalidInputError: the run already has a model under ``name``.
-    """
-    from autolog.models import log_model as _log_model
-
-    return _log_model(model, name, input_example=input_example, signature=signature,
-                      flavor=NAME, **kwargs)
-
-
-def load_model(model_uri: str, **kwargs: Any) -> Any:
-    """Load a logged scikit-learn model (``mlflow.sklearn.load_model``).
-
-    Raises:
-        NotFoundError: no model at ``model_uri``.
-    """
-    from autolog.models import load_model as _load_model
-
-    return _load_model(model_uri, **kwargs)
+log_model, load_model = flavor_functions(NAME, "scikit-learn")

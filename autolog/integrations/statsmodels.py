@@ -46,6 +46,7 @@ from autolog.integrations import _common, _config, configure
 from autolog.integrations import _statsmodels_results as _results
 from autolog.integrations._patch import Call, is_patched, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
+from autolog.models import flavor_functions
 
 NAME = "statsmodels"
 MODEL_FILE = "model.statsmodels"  # MLflow's file name for this flavor
@@ -463,21 +464,4 @@ FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("statsmodels",)
                 snapshot=_snapshot)
 
 
-def log_model(results: Any, name: str = "model", input_example: Any = None,
-              signature: Any = None, **kwargs: Any) -> Any:
-    """Log fitted statsmodels results into the active run (``mlflow.statsmodels.log_model``)."""
-    from autolog.models import log_model as _log_model
-
-    return _log_model(results, name, input_example=input_example, signature=signature,
-                      flavor=NAME, **kwargs)
-
-
-def load_model(model_uri: str, **kwargs: Any) -> Any:
-    """Load logged statsmodels results (``mlflow.statsmodels.load_model``).
-
-    Raises:
-        NotFoundError: no model at ``model_uri``.
-    """
-    from autolog.models import load_model as _load_model
-
-    return _load_model(model_uri, **kwargs)
+log_model, load_model = flavor_functions(NAME, "statsmodels")

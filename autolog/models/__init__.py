@@ -21,6 +21,7 @@ __all__ = [
     "Flavor",
     "ModelInfo",
     "ModelSignature",
+    "flavor_functions",
     "get_model_info",
     "infer_signature",
     "load_model",
@@ -249,3 +250,32 @@ def load_model(model_uri: str, **kwargs: Any) -> Any:
                 f"This model was saved with {framework} {saved} and is loaded with {framework} "
                 f"{installed}; predictions may differ.", AutologWarning, stacklevel=2)
     return flavor.load(path, {**meta.get("flavor_metadata", {}), **meta, **kwargs})
+
+
+def flavor_functions(flavor: str, framework: str, note: str = "") -> tuple[Any, Any]:
+    """``log_model`` and ``load_model`` for one flavor, as ``mlflow.<flavor>`` has them.
+
+    Args:
+        flavor: the flavor name (``"xgboost"``).
+        framework: how docstrings name the framework (``"XGBoost"``).
+        note: a sentence added to ``load_model``'s docstring (options the flavor accepts).
+    """
+
+    def log_flavor_model(model: Any, name: str = "model", input_example: Any = None,
+                         signature: ModelSignature | None = None, **kwargs: Any) -> ModelInfo:
+        return log_model(model, name, input_example=input_example, signature=signature,
+                         flavor=flavor, **kwargs)
+
+    def load_flavor_model(model_uri: str, **kwargs: Any) -> Any:
+        return load_model(model_uri, **kwargs)
+
+    log_flavor_model.__name__ = log_flavor_model.__qualname__ = "log_model"
+    load_flavor_model.__name__ = load_flavor_model.__qualname__ = "load_model"
+    log_flavor_model.__doc__ = (
+        f"Log a {framework} model into the active run (``mlflow.{flavor}.log_model``).\n\n"
+        "Raises:\n    InvalidInputError: the run already has a model under ``name``.\n")
+    load_flavor_model.__doc__ = (
+        f"Load a logged {framework} model as its native object (``mlflow.{flavor}.load_model``)."
+        f"{' ' + note if note else ''}\n\n"
+        "Raises:\n    NotFoundError: no model at ``model_uri``.\n")
+    return log_flavor_model, load_flavor_model

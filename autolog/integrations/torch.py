@@ -72,6 +72,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
 
 # -- the loop's state ---------------------------------------------------------------------------
 
+_FOLD_AT = 256  # losses kept per window before they are summed on the device
+
 class _Loop:
     """What one run of a plain loop accumulates: the loss window, step and optimizer bookkeeping."""
 
@@ -81,14 +83,22 @@ class _Loop:
         self.step = 0                # optimizer steps of the driving optimizer
         self.driver: weakref.ref[Any] | None = None
         self.losses: list[Any] = []  # this window's detached losses, still on their device
+        self.count = 0               # how many losses the window holds (some may be folded)
         self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.last_lr: dict[int, float] = {}
 
     def add_loss(self, loss: Any) -> None:
         # Keep the detached 0-d tensors and reduce once per window: no kernel launch and no
-        # device sync per step (detach shares storage, it copies nothing).
+        # device sync per step (detach shares storage, it copies nothing). A loop that calls
+        # backward without optimizer steps would grow the list: fold it on the device instead.
         self.losses.append(loss.detach())
+        self.count += 1
+        if len(self.losses) >= _FOLD_AT:
+            import torch
+
+            device = self.losses[0].device
+            self.losses = [torch.stack([t.to(device, torch.float32) for t in self.losses]).sum()]
 
     def emit_loss(self) -> None:
         """Log the window's mean loss: one reduction and one ``.item()`` (sync) per window."""
@@ -96,9 +106,9 @@ class _Loop:
             return
         import torch
 
-        losses, self.losses = self.losses, []
+        losses, count, self.losses, self.count = self.losses, self.count, [], 0
         device = losses[0].device
-        mean = torch.stack([t.to(device, torch.float32) for t in losses]).mean().item()
+        mean = torch.stack([t.to(device, torch.float32) for t in losses]).sum().item() / count
         _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
 
 

@@ -99,6 +99,28 @@ def test_gradient_accumulation_and_second_optimizer(torch):
     assert params["optimizer_1_name"] == "RMSprop" and params["optimizer_1.lr"] == "0.002"
 
 
+def test_many_backward_calls_without_a_step_stay_bounded(torch):
+    # Gradients computed for 1,000 batches before one update: the window must not hold 1,000
+    # tensors, and its mean must still be the mean of every loss.
+    from autolog.integrations import torch as integration
+
+    autolog.pytorch.autolog(log_every_n_steps=1)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    x = torch.randn(8, 4)
+    losses = []
+    for i in range(1000):
+        loss = (model(x) * (1 + i / 1000)).pow(2).mean()
+        loss.backward()
+        losses.append(loss.item())
+    assert len(integration._loop.losses) < integration._FOLD_AT
+    optimizer.step()
+    run_id = autolog.active_run().info.run_id
+    autolog.end_run()
+    [(step, value)] = _history(run_id, "train_loss")
+    assert step == 1 and value == pytest.approx(sum(losses) / len(losses), rel=1e-5)
+
+
 def test_user_run_gets_everything_and_exclusive_logs_nothing(torch):
     autolog.pytorch.autolog(log_every_n_steps=4)
     with autolog.start_run() as run:

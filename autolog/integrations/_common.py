@@ -29,10 +29,19 @@ def _store(run: Any) -> Any:
     return _tracking.get_store(run.store_uri)
 
 
+_sanitized: dict[str, str] = {}
+
+
 def sanitize_key(key: str) -> str:
     """Make a framework's metric/param name a valid key (``@`` -> ``_at_``, others -> ``_``)."""
-    key = str(key).replace("@", "_at_")
-    return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in key).strip("/") or "_"
+    done = _sanitized.get(key)
+    if done is not None:
+        return done  # per-step metrics repeat the same few names: remember them
+    text = str(key).replace("@", "_at_")
+    done = "".join(c if c.isalnum() or c in "_-. /" else "_" for c in text).strip("/") or "_"
+    if len(_sanitized) < 10_000:
+        _sanitized[key] = done
+    return done
 
 
 def log_params(run: Any, params: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ tests can make any one of them fail.
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from autolog.integrations import _common
@@ -42,6 +43,35 @@ def foreign_parent(call: Call, integration: str) -> bool:
     """True when ``call`` joined an outer call of another integration (an sklearn Pipeline
     holding an XGBClassifier): the outer one logs, so this one stays silent."""
     return call.parent is not None and call.parent.integration != integration
+
+
+def native_hooks(integration: str, fn_name: str, log_inputs: Callable[[Call, Any], None],
+                 make_callback: Callable[[Tracker, bool], Any],
+                 finish: Callable[[Call, Any], None] | None) -> dict[str, Any]:
+    """``before``/``after`` for a library's native ``train`` or ``cv`` (``fn_name``).
+
+    ``before`` logs the call's params and inputs (unless it runs inside the library's own
+    sklearn-API ``fit``, which logs those itself) and puts the per-iteration callback first in
+    a new callback list; ``after`` (``train`` only) calls ``finish(call, booster)`` for a native
+    call. Inside another integration's call (an sklearn Pipeline) both stay silent.
+    """
+    cv = finish is None
+
+    def before(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        if foreign_parent(call, integration):
+            return None
+        fn = getattr(sys.modules[integration], fn_name)  # the patched callable: its signature
+        if call.parent is None:
+            log_inputs(call, fn)
+        tracker = Tracker(call.run)
+        call.state["tracker"] = tracker
+        return with_callback(fn, call.args, call.kwargs, make_callback(tracker, cv))
+
+    def after(call: Call, booster: Any) -> None:
+        if call.parent is None and finish is not None:
+            finish(call, booster)
+
+    return {"before": before, **({} if cv else {"after": after})}
 
 
 def bind(fn: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:

@@ -77,9 +77,12 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
 
 def apply(module: Any) -> None:
     """Install the patches (called when ``lightgbm`` is imported)."""
-    patch(NAME, module, "train", before=_train_before, after=_train_after, join_nested=True,
-          run_name="lightgbm.train", target="lightgbm.train")
-    patch(NAME, module, "cv", before=_cv_before, run_name="lightgbm.cv", target="lightgbm.cv")
+    patch(NAME, module, "train", join_nested=True,
+          run_name="lightgbm.train", target="lightgbm.train",
+          **_boosting.native_hooks(NAME, "train", _log_native_inputs, _Callback,
+                                   lambda call, booster: _finish(call, booster, booster)))
+    patch(NAME, module, "cv", run_name="lightgbm.cv", target="lightgbm.cv",
+          **_boosting.native_hooks(NAME, "cv", _log_native_inputs, _Callback, None))
     try:
         import lightgbm.sklearn as skl
     except ImportError:  # scikit-learn missing: no sklearn API to patch
@@ -92,33 +95,6 @@ def apply(module: Any) -> None:
 
 
 # -- hooks ------------------------------------------------------------------------------------
-def _train_before(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    if _boosting.foreign_parent(call, NAME):
-        return None
-    import lightgbm
-
-    if call.parent is None:  # native train; inside fit, the sklearn-API call logs the rest
-        _log_native_inputs(call, lightgbm.train)
-    tracker = _boosting.Tracker(call.run)
-    call.state["tracker"] = tracker
-    return _boosting.with_callback(lightgbm.train, call.args, call.kwargs,
-                                   _Callback(tracker, cv=False))
-
-
-def _train_after(call: Call, booster: Any) -> None:
-    if call.parent is None:
-        _finish(call, booster, booster)
-
-
-def _cv_before(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    import lightgbm
-
-    _log_native_inputs(call, lightgbm.cv)
-    tracker = _boosting.Tracker(call.run)
-    call.state["tracker"] = tracker
-    return _boosting.with_callback(lightgbm.cv, call.args, call.kwargs, _Callback(tracker, cv=True))
-
-
 def _log_native_inputs(call: Call, fn: Any) -> None:
     bound = _boosting.bind(fn, call.args, call.kwargs).arguments
     params = {**_boosting.booster_params(bound.get("params")),

@@ -88,11 +88,14 @@ def apply(module: Any) -> None:
         if cls is not None and "__init__" in cls.__dict__:
             patch(NAME, cls, "__init__", after=_dmatrix_after, manage_run=False,
                   target=f"{cls.__name__}.__init__")
-    patch(NAME, module, "train", before=_train_before, after=_train_after, join_nested=True,
-          run_name="xgboost.train", target="xgboost.train")
+    patch(NAME, module, "train", join_nested=True,
+          run_name="xgboost.train", target="xgboost.train",
+          **_boosting.native_hooks(NAME, "train", _log_native_inputs, _callback,
+                                   lambda call, booster: _finish(call, booster, booster)))
     # The sklearn API calls its own module's reference to train.
     _boosting.alias(NAME, xgboost.sklearn, "train", module)
-    patch(NAME, module, "cv", before=_cv_before, run_name="xgboost.cv", target="xgboost.cv")
+    patch(NAME, module, "cv", run_name="xgboost.cv", target="xgboost.cv",
+          **_boosting.native_hooks(NAME, "cv", _log_native_inputs, _callback, None))
     for cls in vars(xgboost.sklearn).values():
         if (isinstance(cls, type) and issubclass(cls, xgboost.sklearn.XGBModel)
                 and "fit" in cls.__dict__):
@@ -115,32 +118,6 @@ def _dmatrix_after(call: Call, result: Any) -> None:
 
 def _source(dmatrix: Any, what: str) -> Any:
     return (getattr(dmatrix, _SOURCE_ATTR, None) or {}).get(what)
-
-
-def _train_before(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    if _boosting.foreign_parent(call, NAME):
-        return None
-    import xgboost
-
-    if call.parent is None:  # native train; inside fit, the sklearn-API call logs the rest
-        _log_native_inputs(call, xgboost.train)
-    tracker = _boosting.Tracker(call.run)
-    call.state["tracker"] = tracker
-    return _boosting.with_callback(xgboost.train, call.args, call.kwargs, _callback(tracker, False))
-
-
-def _train_after(call: Call, booster: Any) -> None:
-    if call.parent is None:
-        _finish(call, booster, booster)
-
-
-def _cv_before(call: Call) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    import xgboost
-
-    _log_native_inputs(call, xgboost.cv)
-    tracker = _boosting.Tracker(call.run)
-    call.state["tracker"] = tracker
-    return _boosting.with_callback(xgboost.cv, call.args, call.kwargs, _callback(tracker, True))
 
 
 def _log_native_inputs(call: Call, fn: Any) -> None:

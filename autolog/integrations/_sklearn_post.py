@@ -157,18 +157,26 @@ def _method_args(call: Call) -> tuple[Any, tuple[Any, ...]]:
     return call.instance, call.args
 
 
+def _fitted_model_call(call: Call) -> tuple[Any, tuple[Any, ...], Any, Any] | None:
+    """(model, args, run of its fit, X) for a method called on a model fitted under autolog
+    with data, else None."""
+    model, args = _method_args(call)
+    run = run_of(model)
+    if run is None:
+        return None
+    X = args[0] if args else call.kwargs.get("X")
+    return None if X is None else (model, args, run, X)
+
+
 def after_predict(call: Call, result: Any) -> None:
     """``predict``/``predict_proba``/``transform`` on a model fitted under autolog: remember
     the result, so a metric computed from it knows its model and dataset."""
     if not _enabled(call):
         return
-    model, args = _method_args(call)
-    run = run_of(model)
-    if run is None:
+    fitted = _fitted_model_call(call)
+    if fitted is None:
         return
-    X = args[0] if args else call.kwargs.get("X")
-    if X is None:
-        return
+    model, args, run, X = fitted
     dataset = _dataset_name(run, X)
     _remember(_predictions, result, dataset, run)
     if call.settings.get("log_datasets", True) and \
@@ -186,13 +194,10 @@ def after_score(call: Call, result: Any) -> None:
     """``model.score(X, y)``: ``<EstimatorClass>_score_<dataset>``."""
     if not _enabled(call) or not _is_number(result):
         return
-    model, args = _method_args(call)
-    run = run_of(model)
-    if run is None:
+    fitted = _fitted_model_call(call)
+    if fitted is None:
         return
-    X = args[0] if args else call.kwargs.get("X")
-    if X is None:
-        return
+    model, args, run, X = fitted
     metric = f"{type(model).__name__}_score"
     key = _metric_key(run, metric, _dataset_name(run, X))
     text = _call_text(f"{type(model).__name__}.score", getattr(model, "score"), args, call.kwargs)

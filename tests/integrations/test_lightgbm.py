@@ -16,6 +16,7 @@ import autolog
 from autolog.errors import AutologWarning
 from autolog.integrations import _boosting, _patch
 from tests.conftest import require
+from tests.integrations._reading import artifacts, history, only_run, read_artifact
 
 lgb = require("lightgbm")
 pd = require("pandas")
@@ -33,25 +34,6 @@ def data():
     X = pd.DataFrame(rng.normal(size=(300, 5)), columns=COLUMNS)
     y = ((X["age"] + 0.5 * X["income"] + rng.normal(scale=1.0, size=300)) > 0).astype(int)
     return X.iloc[:220], y.iloc[:220], X.iloc[220:], y.iloc[220:]
-
-
-def only_run():
-    autolog.flush()
-    runs = autolog.search_runs(output_format="list")
-    assert len(runs) == 1, [r.info.run_name for r in runs]
-    return runs[0]
-
-
-def history(run, key):
-    return autolog.Client().get_metric_history(run.info.run_id, key)
-
-
-def artifacts(run):
-    return {f.path for f in autolog.Client().list_artifacts(run.info.run_id)}
-
-
-def read_artifact(run, path):
-    return json.loads(Path(run.info.artifact_uri, path).read_text())
 
 
 def native_train(data, rounds=10, callbacks=None, params=None, **kwargs):

@@ -16,6 +16,7 @@ import autolog
 from autolog.errors import AutologWarning
 from autolog.integrations import _boosting, _patch
 from tests.conftest import require
+from tests.integrations._reading import artifacts, history, only_run, read_artifact
 
 xgb = require("xgboost")
 pd = require("pandas")
@@ -35,25 +36,6 @@ def data():
 
 PARAMS = {"objective": "binary:logistic", "eval_metric": ["logloss", "error@0.6"],
           "nthread": 1, "max_depth": 3, "eta": 0.3, "seed": 0}
-
-
-def only_run():
-    autolog.flush()
-    runs = autolog.search_runs(output_format="list")
-    assert len(runs) == 1, [r.info.run_name for r in runs]
-    return runs[0]
-
-
-def history(run, key):
-    return autolog.Client().get_metric_history(run.info.run_id, key)
-
-
-def artifacts(run):
-    return {f.path for f in autolog.Client().list_artifacts(run.info.run_id)}
-
-
-def read_artifact(run, path):
-    return json.loads(Path(run.info.artifact_uri, path).read_text())
 
 
 def native_train(data, rounds=12, **kwargs):

@@ -39,6 +39,11 @@ def alias(integration: str, owner: Any, attr: str, source: Any) -> None:
     _patch.record(integration, owner, attr, original)
 
 
+# What both boosters' load_model returns (the sentence added to its docstring).
+LOAD_NOTE = ('What was fitted comes back (a Booster or the scikit-learn-API class); '
+             'model_type="booster" gives the Booster.')
+
+
 def foreign_parent(call: Call, integration: str) -> bool:
     """True when ``call`` joined an outer call of another integration (an sklearn Pipeline
     holding an XGBClassifier): the outer one logs, so this one stays silent."""

@@ -248,7 +248,8 @@ def _save(model: Any, folder: str) -> dict[str, Any]:
 def _load(folder: str, metadata: dict[str, Any]) -> Any:
     import lightgbm
 
-    booster = lightgbm.Booster(model_file=os.path.join(folder, metadata.get("model_file", MODEL_FILE)))
+    model_file = os.path.join(folder, metadata.get("model_file", MODEL_FILE))
+    booster = lightgbm.Booster(model_file=model_file)
     if metadata.get("model_type") != "sklearn":
         return booster
     cls = _boosting.import_class(metadata["sklearn_class"])
@@ -263,8 +264,4 @@ def _load(folder: str, metadata: dict[str, Any]) -> Any:
 FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("lightgbm",), snapshot=_snapshot)
 
 
-_LOAD_NOTE = (
-    'What was fitted comes back (a Booster or the scikit-learn-API class); '
-    'model_type="booster" gives the Booster.'
-)
-log_model, load_model = flavor_functions(NAME, "LightGBM", _LOAD_NOTE)
+log_model, load_model = flavor_functions(NAME, "LightGBM", _boosting.LOAD_NOTE)

@@ -300,8 +300,4 @@ def _load(folder: str, metadata: dict[str, Any]) -> Any:
 FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("xgboost",), snapshot=_snapshot)
 
 
-_LOAD_NOTE = (
-    'What was fitted comes back (a Booster or the scikit-learn-API class); '
-    'model_type="booster" gives the Booster.'
-)
-log_model, load_model = flavor_functions(NAME, "XGBoost", _LOAD_NOTE)
+log_model, load_model = flavor_functions(NAME, "XGBoost", _boosting.LOAD_NOTE)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from autolog import _context, _names, _tracking
 from autolog._validation import tag_value, validate_key
@@ -31,6 +31,9 @@ _experiment_id: str | None = None
 _last_run_id: str | None = None
 _last_uri: str | None = None
 _uncaught = False
+# Called with a run's id just before the run ends: an integration flushes what it still holds
+# for the run (a plain PyTorch loop's last, partial loss window).
+_end_hooks: list[Callable[[str], None]] = []
 
 
 class ActiveRun:
@@ -219,12 +222,21 @@ def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: 
             end_run(status, run_id=inner.info.run_id, quiet=quiet, wait=False)
         if stack and stack[-1] is run:
             stack.pop()
+    for hook in _end_hooks:
+        hook(run.info.run_id)
     store = _tracking.get_store(run.store_uri)
     _last_run_id, _last_uri = run.info.run_id, run.store_uri
     store.end_run_async(run.info.run_id, status, int(time.time() * 1000))
     store.forget_run(run.info.run_id)
     if wait:
         store.flush(raise_errors=not quiet)
+
+
+def on_run_end(hook: Callable[[str], None]) -> None:
+    """Call ``hook(run_id)`` before each run of this process ends (once per hook; the hook must
+    not raise: an integration reports its own errors)."""
+    if hook not in _end_hooks:
+        _end_hooks.append(hook)
 
 
 def _install_excepthook() -> None:

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+import _own_time
 import autolog
 
 
@@ -106,16 +107,7 @@ def own_time(name: str, module: Any, hooks: tuple[str, ...], enable: Callable[[b
     spent: dict[str, float] = {}
 
     def timed(owner: Any, attr: str, label: str) -> None:
-        fn = getattr(owner, attr)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
-
-        setattr(owner, attr, wrapper)
+        _own_time.timed(owner, attr, label, spent)
 
     enable(False)
     for hook in hooks:  # before enabling: patch() captures the hook functions

@@ -143,6 +143,16 @@ def _merge(into: dict[str, Any], new: Mapping[str, Any], prefix: str) -> None:
 class _CallbackMixin:
     """Autolog's Lightning callback: logs the fit into its run from global rank 0 only."""
 
+    # Lightning calls every callback's per-batch hooks at every step, each inside a profiler
+    # context (a few microseconds each), and skips a hook that is not callable. The per-batch
+    # hooks this callback does not use are None, so an autologged step pays for none of them
+    # (on_train_batch_end too, per instance, unless step logging is on: see _bind).
+    on_train_batch_start = on_before_backward = on_after_backward = None
+    on_before_optimizer_step = on_before_zero_grad = None
+    on_validation_batch_start = on_validation_batch_end = None
+    on_test_batch_start = on_test_batch_end = None
+    on_predict_batch_start = on_predict_batch_end = None
+
     def __init__(self) -> None:
         super().__init__()
         self._bind(None, {})
@@ -161,6 +171,10 @@ class _CallbackMixin:
         self._handle: Any = None
         self._sample: tuple[Any, Any] | None = None
         self._epoch_lrs: dict[str, Any] = {}
+        if self._settings.get("log_every_n_step"):
+            self.__dict__.pop("on_train_batch_end", None)
+        else:
+            self.on_train_batch_end = None  # type: ignore[assignment,method-assign]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -247,9 +261,6 @@ class _CallbackMixin:
     # -- per step ---------------------------------------------------------------------------------
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        if self._handle is not None:
-            self._handle.remove()  # the forward hook lives for the first batch only
-            self._handle = None
         if self._settings.get("log_every_n_step") and self._active(trainer):
             self._safe("on_train_batch_end", self._log_step, trainer)
 

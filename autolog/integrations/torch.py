@@ -17,13 +17,13 @@ What a loop records, with no change to the loop:
 
 The run of a plain loop (tagged ``autolog.integration=torch``) starts at the first of these
 events and stays active until the user's ``end_run()`` or interpreter exit (FINISHED, or FAILED
-on an uncaught exception); with a user run active everything goes into it. Inside another
+on an uncaught exception); with a user run active everything goes into it. Either way the last,
+partial loss window is logged when the run ends. Inside another
 integration's patched call (a Lightning or Keras fit) nothing here logs: that fit logs itself.
 """
 
 from __future__ import annotations
 
-import atexit
 import threading
 import weakref
 from typing import Any, Mapping
@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from autolog import _runs
 from autolog.errors import InvalidInputError
 from autolog.integrations import _common, _config, _torch_model, configure
-from autolog.integrations._patch import Call, current_call, patch, safe_call
+from autolog.integrations._patch import Call, current_call, patch, report, safe_call, started_by
 from autolog.models._flavors import Flavor
 
 NAME = "torch"
@@ -83,22 +83,31 @@ class _Loop:
         self.step = 0                # optimizer steps of the driving optimizer
         self.driver: weakref.ref[Any] | None = None
         self.losses: list[Any] = []  # this window's detached losses, still on their device
-        self.count = 0               # how many losses the window holds (some may be folded)
+        self.count = 0               # losses folded into the window's first tensor, beyond one
         self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.last_lr: dict[int, float] = {}
+        # The previous step's optimizer and its index: a loop with one optimizer finds it without
+        # a WeakKeyDictionary lookup (which builds a weakref) on every step.
+        self.last_optimizer: weakref.ref[Any] | None = None
+        self.last_index: int | None = None
 
     def add_loss(self, loss: Any) -> None:
         # Keep the detached 0-d tensors and reduce once per window: no kernel launch and no
-        # device sync per step (detach shares storage, it copies nothing). A loop that calls
-        # backward without optimizer steps would grow the list: fold it on the device instead.
-        self.losses.append(loss.detach())
-        self.count += 1
-        if len(self.losses) >= _FOLD_AT:
-            import torch
+        # device sync per step (detach shares storage, it copies nothing).
+        losses = self.losses
+        losses.append(loss.detach())
+        if len(losses) >= _FOLD_AT:
+            self.fold()
 
-            device = self.losses[0].device
-            self.losses = [torch.stack([t.to(device, torch.float32) for t in self.losses]).sum()]
+    def fold(self) -> None:
+        # A loop that calls backward without optimizer steps would grow the list: fold it into
+        # one tensor on the device, remembering how many losses it holds.
+        import torch
+
+        device = self.losses[0].device
+        self.count += len(self.losses) - 1
+        self.losses = [torch.stack([t.to(device, torch.float32) for t in self.losses]).sum()]
 
     def emit_loss(self) -> None:
         """Log the window's mean loss: one reduction and one ``.item()`` (sync) per window."""
@@ -106,64 +115,91 @@ class _Loop:
             return
         import torch
 
-        losses, count, self.losses, self.count = self.losses, self.count, [], 0
-        device = losses[0].device
-        if device.type == "cpu":
-            # No device to sync with: plain floats are cheaper than a stacked tensor.
-            mean = sum(float(t) for t in losses) / count
+        losses, count, self.losses, self.count = self.losses, self.count + len(self.losses), [], 0
+        if losses[0].device.type == "cpu" and len(losses) < 64:
+            # No device to sync with: a few item() reads are cheaper than a stacked tensor.
+            mean = sum([t.item() for t in losses]) / count
         else:
+            device = losses[0].device
             mean = torch.stack([t.to(device, torch.float32) for t in losses]).sum().item() / count
         _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
 
+    def on_step(self, optimizer: Any, every: int) -> None:
+        """An optimizer finished a step: count it, log a changed learning rate, close a window."""
+        last = self.last_optimizer
+        if last is not None and last() is optimizer:
+            index = self.last_index
+        else:
+            index = self.optimizers.get(optimizer)
+            self.last_optimizer, self.last_index = weakref.ref(optimizer), index
+        driver = self.driver() if self.driver is not None else None
+        if driver is None:
+            self.driver, driver = weakref.ref(optimizer), optimizer
+        if index is not None:
+            groups = getattr(optimizer, "param_groups", None)
+            lr = groups[0].get("lr") if groups else None
+            if isinstance(lr, float) and self.last_lr.get(index) != lr:
+                self.last_lr[index] = lr
+                step = self.step + 1 if optimizer is driver else self.step
+                _common.log_metrics(self.run, {"learning_rate" if index == 0 else f"learning_rate_{index}": lr},
+                                    step=step)
+        if optimizer is driver:
+            self.step += 1
+            if self.step % every == 0:
+                self.emit_loss()
+
 
 _loop: _Loop | None = None
-_loop_lock = threading.Lock()
+_loop_lock = threading.RLock()
 _hook_handle: Any = None
 
 
-def _run_for(call: Call) -> Any:
-    """The run an event logs into: the active one (the user's or ours), else a new torch run."""
-    if call.run is not None:
-        return call.run
-    tags = {"autolog.integration": NAME, **(call.settings.get("extra_tags") or {})}
-    call.run = _runs.start_run(tags=tags)
-    return call.run
-
-
-def _loop_for(call: Call) -> _Loop:
+def _loop_for(active: Any, settings: Mapping[str, Any]) -> _Loop:
+    """The loop state of the run an event logs into: the active one (the user's or ours), else a
+    new torch run."""
     global _loop
-    run = _run_for(call)
     loop = _loop
-    if loop is not None and loop.run_id == run.info.run_id:
+    if loop is not None and active is not None and loop.run is active:
         return loop
     with _loop_lock:
+        if active is None:
+            tags = {"autolog.integration": NAME, **(settings.get("extra_tags") or {})}
+            active = _runs.start_run(tags=tags)
         if _loop is not None:
             _loop.emit_loss()  # the previous run's last, partial window
-        _loop = _Loop(run)
+        _loop = _Loop(active)
         return _loop
 
 
-def _at_exit() -> None:
-    # Registered after autolog._runs' own handler, so it runs first: the partial last window
-    # is queued before the runs end and the writer flushes.
+def _on_run_end(run_id: str) -> None:
+    """A run is ending (the user's ``end_run``, a ``with`` block, interpreter exit): the loop's
+    last partial window goes to it before it ends, and the next event starts over."""
+    global _loop
     loop = _loop
-    if loop is not None:
-        try:
-            loop.emit_loss()
-        except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
-            pass
+    if loop is None or loop.run_id != run_id:
+        return
+    with _loop_lock:
+        if _loop is loop:
+            _loop = None
+    safe_call(NAME, "end_run", loop.emit_loss)
 
 
 # -- hooks ----------------------------------------------------------------------------------------
+# backward and the optimizer step run every training step: they take the lean paths (no Call, a
+# run looked up only when the loop's own is no longer the active one).
 
-def _before_backward(call: Call) -> None:
-    loss = call.instance
+def _before_backward(loss: Any, args: Any, kwargs: Any, settings: Mapping[str, Any]) -> None:
     # Only a scalar loss that autograd will differentiate; .ndim/.requires_grad read metadata,
     # they never touch the device.
-    if loss.ndim != 0 or not loss.requires_grad or not call.settings.get("log_loss", True):
-        return None
-    _loop_for(call).add_loss(loss)
-    return None
+    if loss.ndim != 0 or not loss.requires_grad or not settings.get("log_loss", True):
+        return
+    loop = _loop
+    active = _runs.active_run()
+    if loop is None or active is None or loop.run is not active:
+        if active is not None and settings.get("exclusive") and not started_by(active, NAME):
+            return
+        loop = _loop_for(active, settings)
+    loop.add_loss(loss)
 
 
 def _optimizer_params(optimizer: Any) -> tuple[str, dict[str, Any]]:
@@ -173,7 +209,7 @@ def _optimizer_params(optimizer: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _after_optimizer_init(call: Call, result: Any) -> None:
-    loop = _loop_for(call)
+    loop = _loop_for(call.run, call.settings)
     optimizer = call.instance
     name, defaults = _optimizer_params(optimizer)
     key = (name, tuple(sorted((k, str(v)) for k, v in defaults.items())))
@@ -191,39 +227,16 @@ def _after_optimizer_init(call: Call, result: Any) -> None:
 
 def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     # A global optimizer hook, not a patched call: check the switch and the nesting ourselves.
-    if not _config.is_enabled(NAME) or current_call() is not None:
-        return
     loop = _loop
     if loop is None:
         return
-    safe_call(NAME, "Optimizer.step", _step, loop, optimizer)
-
-
-def _step(loop: _Loop, optimizer: Any) -> None:
-    global _loop
-    if loop.run_id not in _runs._active:
-        # The user ended the run: its last partial window goes to it, and the next event
-        # starts over (in a new run).
-        with _loop_lock:
-            loop.emit_loss()
-            if _loop is loop:
-                _loop = None
+    settings = _config.get_config(NAME)
+    if settings is None or settings.get("disable") or current_call() is not None:
         return
-    driver = loop.driver() if loop.driver is not None else None
-    if driver is None:
-        loop.driver, driver = weakref.ref(optimizer), optimizer
-    index = loop.optimizers.get(optimizer)
-    if optimizer is driver:
-        loop.step += 1
-    groups = getattr(optimizer, "param_groups", None)
-    lr = groups[0].get("lr") if groups else None
-    if index is not None and isinstance(lr, float) and loop.last_lr.get(index) != lr:
-        loop.last_lr[index] = lr
-        _common.log_metrics(loop.run, {"learning_rate" if index == 0 else f"learning_rate_{index}": lr},
-                            step=loop.step)
-    settings = _config.get_config(NAME) or {}
-    if optimizer is driver and loop.step % int(settings.get("log_every_n_steps") or 10) == 0:
-        loop.emit_loss()
+    try:
+        loop.on_step(optimizer, int(settings.get("log_every_n_steps") or 10))
+    except Exception as exc:  # noqa: BLE001
+        report(NAME, "Optimizer.step", exc)
 
 
 def _arg(call: Call, index: int, name: str, default: Any = None) -> Any:
@@ -245,7 +258,7 @@ def _writer_step(call: Call, loop: _Loop, index: int) -> int:
 def _after_add_scalar(call: Call, result: Any) -> None:
     if not call.settings.get("log_summary_writer", True):
         return
-    loop = _loop_for(call)
+    loop = _loop_for(call.run, call.settings)
     _common.log_metrics(loop.run, {str(_arg(call, 0, "tag")): _scalar(_arg(call, 1, "scalar_value"))},
                         step=_writer_step(call, loop, 2))
 
@@ -253,7 +266,7 @@ def _after_add_scalar(call: Call, result: Any) -> None:
 def _after_add_scalars(call: Call, result: Any) -> None:
     if not call.settings.get("log_summary_writer", True):
         return
-    loop = _loop_for(call)
+    loop = _loop_for(call.run, call.settings)
     main = str(_arg(call, 0, "main_tag"))
     values = _arg(call, 1, "tag_scalar_dict") or {}
     _common.log_metrics(loop.run, {f"{main}/{k}": _scalar(v) for k, v in values.items()},
@@ -263,7 +276,7 @@ def _after_add_scalars(call: Call, result: Any) -> None:
 def _after_add_hparams(call: Call, result: Any) -> None:
     if not call.settings.get("log_summary_writer", True):
         return
-    loop = _loop_for(call)
+    loop = _loop_for(call.run, call.settings)
     _common.log_params(loop.run, dict(_arg(call, 0, "hparam_dict") or {}))
     metrics = {str(k): _scalar(v) for k, v in (_arg(call, 1, "metric_dict") or {}).items()}
     step = _arg(call, 4, "global_step")
@@ -298,8 +311,7 @@ def apply(module: Any) -> None:
     import torch
     import wrapt
 
-    patch(NAME, torch.Tensor, "backward", before=_before_backward, manage_run=False,
-          target="Tensor.backward")
+    patch(NAME, torch.Tensor, "backward", on_step=_before_backward, target="Tensor.backward")
     patch(NAME, torch.optim.Optimizer, "__init__", after=_after_optimizer_init, manage_run=False,
           target="Optimizer.__init__")
     if _hook_handle is None:
@@ -308,7 +320,7 @@ def apply(module: Any) -> None:
         from torch.optim.optimizer import register_optimizer_step_post_hook
 
         _hook_handle = register_optimizer_step_post_hook(_on_optimizer_step)
-        atexit.register(_at_exit)
+        _runs.on_run_end(_on_run_end)
     wrapt.register_post_import_hook(_apply_tensorboard, "torch.utils.tensorboard")
 
 

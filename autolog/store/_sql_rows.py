@@ -41,14 +41,18 @@ def build_runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
             ))
     return [
         Run(
-            info=RunInfo(
-                run_id=r.run_id, run_name=r.run_name or "", experiment_id=str(r.experiment_id),
-                status=r.status, start_time=r.start_time, end_time=r.end_time,
-                artifact_uri=r.artifact_uri, lifecycle_stage=r.lifecycle_stage,
-                user_id=r.user_id or "",
-            ),
+            info=build_info(r),
             data=RunData(params=params[r.run_id], metrics=metrics[r.run_id], tags=tags[r.run_id]),
             inputs=tuple(inputs[r.run_id]),
         )
         for r in rows
     ]
+
+
+def build_info(r: Any) -> RunInfo:
+    """The RunInfo of one ``runs`` table row."""
+    return RunInfo(
+        run_id=r.run_id, run_name=r.run_name or "", experiment_id=str(r.experiment_id),
+        status=r.status, start_time=r.start_time, end_time=r.end_time,
+        artifact_uri=r.artifact_uri, lifecycle_stage=r.lifecycle_stage, user_id=r.user_id or "",
+    )

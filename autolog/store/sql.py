@@ -26,6 +26,7 @@ from autolog.entities import (
     Metric,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -41,7 +42,7 @@ from autolog.errors import (
 )
 from autolog.store import _schema as S
 from autolog.store import _sql_engine
-from autolog.store._sql_rows import build_runs
+from autolog.store._sql_rows import build_info, build_runs
 from autolog.store.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -285,7 +286,13 @@ class SqlStore(AbstractStore):
                     {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
 
         self._transact(create)
-        return self.get_run(run_id)
+        # Built from what was inserted rather than read back: the writer thread creates every
+        # autologged run, and a new run has no params, metrics or inputs yet.
+        info = RunInfo(run_id=run_id, run_name=run_name, experiment_id=str(experiment_id),
+                       status=RunStatus.RUNNING, start_time=start_time, end_time=None,
+                       artifact_uri=artifact_uri, lifecycle_stage=LifecycleStage.ACTIVE,
+                       user_id=user_id)
+        return Run(info, RunData(tags={t.key: t.value for t in tags}))
 
     def _require_run(self, conn: sa.Connection, run_id: str) -> Any:
         row = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)).first()
@@ -318,15 +325,15 @@ class SqlStore(AbstractStore):
         if run_name is not None:
             values["run_name"] = run_name
 
-        def update(conn: sa.Connection) -> None:
+        def update(conn: sa.Connection) -> RunInfo:
             self._require_run(conn, run_id)
             if values:
                 conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(**values))
             if run_name is not None:
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
+            return build_info(self._require_run(conn, run_id))
 
-        self._transact(update)
-        return self.get_run(run_id).info
+        return self._transact(update)
 
     def set_run_lifecycle(self, run_id: str, stage: str) -> None:
         def update(conn: sa.Connection) -> None:

@@ -90,11 +90,15 @@ class StoreContract:
         assert len(ids) == 20 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
     def test_create_and_update_run(self, store: Any) -> None:
-        rid = self._run(store, name="first", tags=[RunTag("a", "1")])
+        created = store.create_run(DEFAULT_EXPERIMENT_ID, "first", _now(), tags=[RunTag("a", "1")],
+                                   user_id="ana")
+        rid = created.info.run_id
         run = store.get_run(rid)
+        assert created == run  # what create_run returns is what is stored
         assert (run.info.status, run.info.run_name, run.data.tags["a"]) == ("RUNNING", "first", "1")
         info = store.update_run_info(rid, status=RunStatus.FINISHED, end_time=123, run_name="second")
         assert (info.status, info.end_time, info.run_name) == ("FINISHED", 123, "second")
+        assert info == store.get_run(rid).info
         with pytest.raises(InvalidInputError):
             store.update_run_info(rid, status="DONE")
         with pytest.raises(NotFoundError):

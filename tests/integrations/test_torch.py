@@ -64,14 +64,15 @@ def test_loop_loss_windows_optimizer_params_and_learning_rate(torch):
     model = _net(torch)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=8, gamma=0.5)
-    losses = _loop(torch, model, optimizer, 20, scheduler)
+    losses = _loop(torch, model, optimizer, 22, scheduler)
     run = autolog.active_run()
     assert run is not None and run.data.tags["autolog.integration"] == "torch"
     run_id = run.info.run_id
     autolog.end_run()
 
     history = _history(run_id, "train_loss")
-    assert [s for s, _ in history] == [5, 10, 15, 20]
+    # The last, partial window (2 steps) is logged by end_run itself.
+    assert [s for s, _ in history] == [5, 10, 15, 20, 22]
     assert [v for _, v in history] == pytest.approx(_windows(losses, 5), rel=1e-6)
     assert _history(run_id, "learning_rate") == [(1, 0.1), (9, 0.05), (17, 0.025)]
     final = autolog.get_run(run_id)
@@ -125,18 +126,31 @@ def test_user_run_gets_everything_and_exclusive_logs_nothing(torch):
     autolog.pytorch.autolog(log_every_n_steps=4)
     with autolog.start_run() as run:
         model = _net(torch)
-        _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 8)
+        _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 10)
     runs = autolog.search_runs(output_format="list")
     assert len(runs) == 1 and runs[0].info.run_id == run.info.run_id
-    assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [4, 8]
+    assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [4, 8, 10]
     assert runs[0].data.params["optimizer_name"] == "SGD"
 
-    autolog.pytorch.autolog(exclusive=True)
+    autolog.pytorch.autolog(exclusive=True, log_every_n_steps=4)
     with autolog.start_run() as other:
         model = _net(torch)
         _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 8)
     assert autolog.get_run(other.info.run_id).data.metrics == {}
     assert len(autolog.search_runs(output_format="list")) == 2
+
+    # exclusive skips only the user's runs: with none active, the loop's own run gets it all,
+    # including what is logged after that run started (a second optimizer, later windows).
+    model = _net(torch)
+    _loop(torch, model, torch.optim.SGD(model.parameters(), lr=0.05), 8)
+    torch.optim.Adam(model.parameters(), lr=0.01)
+    own = autolog.active_run()
+    assert own is not None and own.data.tags["autolog.integration"] == "torch"
+    autolog.end_run()
+    stored = autolog.get_run(own.info.run_id)
+    assert [s for s, _ in _history(own.info.run_id, "train_loss")] == [4, 8]
+    assert stored.data.params["optimizer_name"] == "SGD"
+    assert stored.data.params["optimizer_1_name"] == "Adam"
 
 
 def test_summary_writer_scalars_groups_and_hparams(torch, tmp_path):
@@ -227,7 +241,27 @@ def test_run_ends_failed_on_uncaught_exception_with_last_window(torch, tmp_path)
     assert [s for s, _ in _history(run.info.run_id, "train_loss")] == [3]
 
 
-@pytest.mark.parametrize("target", ["add_loss", "emit_loss", "log_params", "log_metrics", "start_run"])
+def test_patched_backward_keeps_signature_docstring_pickling_and_reverts(torch):
+    import inspect
+    import pickle
+
+    from autolog.integrations import _patch
+
+    original = torch.Tensor.backward
+    autolog.pytorch.autolog()
+    patched = torch.Tensor.backward
+    assert patched is not original and _patch.is_patched(torch.Tensor, "backward")
+    assert inspect.signature(patched) == inspect.signature(original)
+    assert patched.__doc__ == original.__doc__ and patched.__qualname__ == "Tensor.backward"
+    assert pickle.loads(pickle.dumps(patched)) is patched
+    autolog.pytorch.autolog()  # enabling again does not wrap twice
+    assert torch.Tensor.backward is patched
+    autolog.pytorch.autolog(disable=True)
+    assert torch.Tensor.backward is original and not _patch.is_patched(torch.Tensor, "backward")
+
+
+@pytest.mark.parametrize("target", ["add_loss", "emit_loss", "on_step", "log_params", "log_metrics",
+                                    "start_run"])
 def test_fault_injection_never_breaks_training(torch, monkeypatch, target):
     from autolog.integrations import _common
     from autolog.integrations import torch as integration
@@ -241,7 +275,7 @@ def test_fault_injection_never_breaks_training(torch, monkeypatch, target):
         return [p.detach().clone() for p in model.parameters()]
 
     baseline = train()
-    owner = {"add_loss": integration._Loop, "emit_loss": integration._Loop,
+    owner = {"add_loss": integration._Loop, "emit_loss": integration._Loop, "on_step": integration._Loop,
              "log_params": _common, "log_metrics": _common, "start_run": integration._runs}[target]
 
     def boom(*args, **kwargs):
@@ -251,6 +285,7 @@ def test_fault_injection_never_breaks_training(torch, monkeypatch, target):
     monkeypatch.setattr(owner, target, boom)
     with pytest.warns(AutologWarning, match="injected"):
         weights = train()
+        autolog.end_run()  # ending the run flushes the last window: that may fail too
     assert all(torch.equal(a, b) for a, b in zip(baseline, weights))
 
 

@@ -226,6 +226,20 @@ def test_step_logging_with_two_optimizers(lib):
     assert _history(run, "learning_rate_1") == [(0, 0.01), (1, 0.01)]
 
 
+def test_callback_has_no_per_batch_hooks_unless_step_logging(lib):
+    # Lightning calls every callback's per-batch hooks at every step (each in a profiler context)
+    # and skips one that is not callable: without step logging ours cost nothing per batch.
+    per_batch = ("on_train_batch_start", "on_train_batch_end", "on_before_backward",
+                 "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad",
+                 "on_validation_batch_start", "on_validation_batch_end")
+    callback = autolog.lightning.AutologCallback()
+    assert not any(callable(getattr(callback, hook)) for hook in per_batch)
+    assert not callable(pickle.loads(pickle.dumps(callback)).on_train_batch_end)
+    callback._bind(None, {"log_every_n_step": 2})
+    assert callable(callback.on_train_batch_end)
+    assert callable(pickle.loads(pickle.dumps(callback)).on_train_batch_end)
+
+
 def test_validate_and_test_after_fit_log_into_the_fit_run(lib):
     autolog.lightning.autolog()
     trainer = lib.pl.Trainer(max_epochs=2, **TRAINER_QUIET)

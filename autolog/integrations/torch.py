@@ -87,10 +87,12 @@ class _Loop:
         self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.last_lr: dict[int, float] = {}
-        # The previous step's optimizer and its index: a loop with one optimizer finds it without
-        # a WeakKeyDictionary lookup (which builds a weakref) on every step.
+        # The previous step's optimizer, its index and whether it drives the step count: a loop
+        # with one optimizer finds them without a WeakKeyDictionary lookup (which builds a
+        # weakref) on every step.
         self.last_optimizer: weakref.ref[Any] | None = None
         self.last_index: int | None = None
+        self.last_drives = False
 
     def add_loss(self, loss: Any) -> None:
         # Keep the detached 0-d tensors and reduce once per window: no kernel launch and no
@@ -125,28 +127,36 @@ class _Loop:
         _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
 
     def on_step(self, optimizer: Any, every: int) -> None:
-        """An optimizer finished a step: count it, log a changed learning rate, close a window."""
+        """An optimizer finished a step: count it, log a changed learning rate, close a window.
+
+        Runs at every step, so the common case (the same optimizer as last time) reads cached
+        answers only: which optimizer it is and whether it drives the step count.
+        """
         last = self.last_optimizer
-        if last is not None and last() is optimizer:
-            index = self.last_index
-        else:
-            index = self.optimizers.get(optimizer)
-            self.last_optimizer, self.last_index = weakref.ref(optimizer), index
+        if last is None or last() is not optimizer:
+            self.switch_to(optimizer)
+        index = self.last_index
+        if index is not None:
+            groups = optimizer.param_groups
+            lr = groups[0].get("lr") if groups else None
+            if self.last_lr.get(index) != lr and isinstance(lr, float):
+                self.last_lr[index] = lr
+                step = self.step + 1 if self.last_drives else self.step
+                _common.log_metrics(self.run, {"learning_rate" if index == 0 else f"learning_rate_{index}": lr},
+                                    step=step)
+        if self.last_drives:
+            self.step = step = self.step + 1
+            if step % every == 0:
+                self.emit_loss()
+
+    def switch_to(self, optimizer: Any) -> None:
+        # The first optimizer to step drives the step count (until it is garbage-collected).
         driver = self.driver() if self.driver is not None else None
         if driver is None:
             self.driver, driver = weakref.ref(optimizer), optimizer
-        if index is not None:
-            groups = getattr(optimizer, "param_groups", None)
-            lr = groups[0].get("lr") if groups else None
-            if isinstance(lr, float) and self.last_lr.get(index) != lr:
-                self.last_lr[index] = lr
-                step = self.step + 1 if optimizer is driver else self.step
-                _common.log_metrics(self.run, {"learning_rate" if index == 0 else f"learning_rate_{index}": lr},
-                                    step=step)
-        if optimizer is driver:
-            self.step += 1
-            if self.step % every == 0:
-                self.emit_loss()
+        self.last_optimizer = weakref.ref(optimizer)
+        self.last_index = self.optimizers.get(optimizer)
+        self.last_drives = optimizer is driver
 
 
 _loop: _Loop | None = None
@@ -234,7 +244,7 @@ def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     if settings is None or settings.get("disable") or current_call() is not None:
         return
     try:
-        loop.on_step(optimizer, int(settings.get("log_every_n_steps") or 10))
+        loop.on_step(optimizer, settings.get("log_every_n_steps") or 10)
     except Exception as exc:  # noqa: BLE001
         report(NAME, "Optimizer.step", exc)
 

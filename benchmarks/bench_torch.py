@@ -6,7 +6,7 @@ runs alternating off/on in one process (run start and end counted); adjacent off
 one model (autolog switched between them); and autolog's own cost per step, timed on a step that
 does almost nothing.
 
-    python benchmarks/bench_torch.py [--epochs 20] [--repeats 7] [--interleaved 20]
+    python benchmarks/bench_torch.py [--epochs 20] [--repeats 9] [--interleaved 20]
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def interleaved(x: torch.Tensor, y: torch.Tensor, rounds: int) -> list[tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--interleaved", type=int, default=20, help="off/on epoch pairs")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -222,12 +222,15 @@ def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: 
             end_run(status, run_id=inner.info.run_id, quiet=quiet, wait=False)
         if stack and stack[-1] is run:
             stack.pop()
-    for hook in _end_hooks:
-        hook(run.info.run_id)
     store = _tracking.get_store(run.store_uri)
     _last_run_id, _last_uri = run.info.run_id, run.store_uri
-    store.end_run_async(run.info.run_id, status, int(time.time() * 1000))
-    store.forget_run(run.info.run_id)
+    try:
+        for hook in _end_hooks:
+            hook(run.info.run_id)
+    finally:
+        # Already off the active list: it must end even if a hook raised (AUTOLOG_STRICT).
+        store.end_run_async(run.info.run_id, status, int(time.time() * 1000))
+        store.forget_run(run.info.run_id)
     if wait:
         store.flush(raise_errors=not quiet)
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-import _own_time
+import _bench
 import autolog
 
 
@@ -101,31 +101,11 @@ def own_time(name: str, module: Any, hooks: tuple[str, ...], enable: Callable[[b
     """Time spent in autolog's own code on the training thread, per call: the hooks, the
     per-iteration recording and the run start/end (measured directly, so the figure does not
     drown in the run-to-run noise of a loaded machine)."""
-    from autolog import _runs
     from autolog.integrations import _boosting
 
-    spent: dict[str, float] = {}
-
-    def timed(owner: Any, attr: str, label: str) -> None:
-        _own_time.timed(owner, attr, label, spent)
-
-    enable(False)
-    for hook in hooks:  # before enabling: patch() captures the hook functions
-        timed(module, hook, "hooks")
-    timed(_boosting.Tracker, "record", "per-iteration")
-    timed(_runs, "start_run", "run start/end")
-    timed(_runs, "end_run", "run start/end")
-    enable(True)
-    totals = []
-    for _ in range(calls):
-        spent.clear()
-        workload()
-        autolog.flush()
-        totals.append(dict(spent))
-    enable(False)
-    parts = {k: statistics.median(t.get(k, 0.0) for t in totals) for k in totals[0]}
-    total = sum(parts.values())
-    detail = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in parts.items())
+    targets = [*((module, hook, "hooks") for hook in hooks),
+               (_boosting.Tracker, "record", "per-iteration")]
+    total, detail = _bench.own_time(targets, enable, workload, calls)
     print(f"{name}: autolog's own time on the training thread {total * 1000:.1f} ms per call "
           f"= {total / baseline * 100:.2f}% of the call off ({detail})")
 
@@ -172,7 +152,7 @@ def main() -> None:
         name = f"xgboost {xgboost.__version__} train "
         enable = lambda on: autolog.xgboost.autolog(disable=not on, silent=True)  # noqa: E731
         workload = xgboost_workload(args.rounds)
-        hooks: tuple[str, ...] = ("_dmatrix_after", "_train_before", "_train_after")
+        hooks: tuple[str, ...] = ("_dmatrix_after", "_log_native_inputs", "_finish")
     else:
         import lightgbm
 
@@ -181,7 +161,7 @@ def main() -> None:
         name = f"lightgbm {lightgbm.__version__} train"
         enable = lambda on: autolog.lightgbm.autolog(disable=not on, silent=True)  # noqa: E731
         workload = lightgbm_workload(args.rounds)
-        hooks = ("_train_before", "_train_after")
+        hooks = ("_log_native_inputs", "_finish")
     baseline = measure(name, enable, workload, args.reps)
     own_time(name, integration, hooks, enable, workload, baseline)
 

@@ -28,6 +28,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported; no 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import _bench  # noqa: E402
 import autolog  # noqa: E402
 
 # Keras 3.15 + numpy 2: numpy's note that Keras' Variable.__array__ lacks `copy` (not ours).
@@ -49,7 +50,7 @@ def _fit(x: np.ndarray, y: np.ndarray, epochs: int) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-_hook_seconds = [0.0]
+_spent: dict[str, float] = {}
 
 
 def _time_hooks() -> None:
@@ -57,21 +58,13 @@ def _time_hooks() -> None:
     (looked up by name at each call), a figure that machine load barely moves."""
     from autolog.integrations import keras as integration
 
-    def timed(fn: Any) -> Any:
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _hook_seconds[0] += time.perf_counter() - start
-        return inner
-
     for name in ("_log_epoch", "_log_batch"):
-        setattr(integration, name, timed(getattr(integration, name)))
+        _bench.timed(integration, name, "hooks", _spent)
 
 
-def _measure(x: np.ndarray, y: np.ndarray, epochs: int, repeats: int,
-             settings: dict[str, Any]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+def _measure(x: np.ndarray, y: np.ndarray, epochs: int, repeats: int, settings: dict[str, Any],
+             ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
+    """(off fits, on fits, median seconds per on fit in the logging hooks)."""
     off: list[tuple[float, float]] = []
     on: list[tuple[float, float]] = []
     hooks: list[float] = []
@@ -79,13 +72,12 @@ def _measure(x: np.ndarray, y: np.ndarray, epochs: int, repeats: int,
         autolog.keras.autolog(disable=True, silent=True)
         off.append(_fit(x, y, epochs))
         autolog.keras.autolog(silent=True, **settings)
-        _hook_seconds[0] = 0.0
+        _spent.clear()
         on.append(_fit(x, y, epochs))
-        hooks.append(_hook_seconds[0])
+        hooks.append(_spent.get("hooks", 0.0))
         autolog.flush()  # the writer's backlog is not left to slow the next "off" fit
     autolog.keras.autolog(disable=True, silent=True)
-    _hook_seconds.append(statistics.median(hooks))
-    return off, on
+    return off, on, statistics.median(hooks)
 
 
 def main() -> None:
@@ -115,19 +107,18 @@ def main() -> None:
         cases: tuple[tuple[str, dict[str, Any]], ...] = (
             ("per-epoch logging", {}), ("log_every_n_steps=10", {"log_every_n_steps": 10}))
         for label, settings in cases:
-            off, on = _measure(x, y, args.epochs, args.repeats, settings)
+            off, on, in_hooks = _measure(x, y, args.epochs, args.repeats, settings)
             for kind, i in (("wall", 0), ("CPU", 1)):
                 a, b = [t[i] for t in off], [t[i] for t in on]
                 print(f"{label:<22} {kind:<4} off {statistics.median(a):7.3f} s   "
                       f"on {statistics.median(b):7.3f} s   "
                       f"ratio {statistics.median(b) / statistics.median(a):.3f} "
                       f"(best-of ratio {min(b) / min(a):.3f})")
-            in_hooks = _hook_seconds.pop()
             print(f"{label:<22} time in epoch/batch logging hooks {1000 * in_hooks:.2f} ms per fit "
                   f"({100 * in_hooks / statistics.median(t[0] for t in on):.3f} % of its wall time)")
         # The fixed cost of a fit (run, params, dataset fingerprint, summary, model snapshot),
         # from many tiny fits, where it is large enough to stand out of the noise.
-        tiny_off, tiny_on = _measure(x[:640], y[:640], 1, 4 * args.repeats, {})
+        tiny_off, tiny_on, _ = _measure(x[:640], y[:640], 1, 4 * args.repeats, {})
         for kind, i in (("wall", 0), ("CPU", 1)):
             base = statistics.median(t[i] for t in tiny_off)
             logged = statistics.median(t[i] for t in tiny_on)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-import _own_time
+import _bench
 import autolog
 
 import lightning.pytorch as pl  # noqa: E402
@@ -70,9 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     autolog.set_tracking_uri(tempfile.mkdtemp(prefix="bench-lightning-"))
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(10_000, 20, generator=g)
-    y = x[:, :5].sum(1, keepdim=True) + 0.1 * torch.randn(10_000, 1, generator=g)
+    x, y = _bench.mlp_data()
     data = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
     fit(data, 1)  # warm-up, then once on: the store's creation and imports are not measured
     autolog.lightning.autolog()
@@ -89,48 +87,28 @@ def main() -> None:
     print(HEADER.format(epochs=args.epochs, steps=steps // args.epochs, repeats=args.repeats))
     # CPU time of this process (training thread plus autolog's writer thread) is the figure to
     # trust on a shared machine; wall time is shown too, with every run so the noise is visible.
-    for label, index in (("process CPU time", 1), ("wall time", 0)):
-        t_off, t_on = [r[index] for r in off], [r[index] for r in on]
-        m_off, m_on = statistics.median(t_off), statistics.median(t_on)
-        print(f"{label}: off median {m_off:.3f} s ({', '.join(f'{t:.2f}' for t in t_off)}); "
-              f"on median {m_on:.3f} s ({', '.join(f'{t:.2f}' for t in t_on)})")
-        paired = statistics.median(b / a for a, b in zip(t_off, t_on))
-        print(f"  ratio on/off: of medians {m_on / m_off:.3f}, median of pairs {paired:.3f}, "
-              f"of minima {min(t_on) / min(t_off):.3f}  (target < {TARGET}); "
-              f"per step {(m_on - m_off) / steps * 1e6:+.1f} us")
+    _bench.print_ratios(off, on, steps, TARGET, (("process CPU time", 1), ("wall time", 0)))
     own_time(data, args.epochs, statistics.median(r[1] for r in off))
 
 
 def own_time(data: DataLoader, epochs: int, baseline: float, fits: int = 2) -> None:
     """autolog's own time on the training thread per fit: the patched fit's hooks, every method
     of the callback and the run start/end, timed where they run."""
-    from autolog import _runs
     from autolog.integrations import lightning as integration
 
-    spent: dict[str, float] = {}
+    mixin = integration._CallbackMixin
+    targets = [(integration, "_before_fit", "fit hooks"), (integration, "_after_fit", "fit hooks"),
+               *((mixin, attr, "callback") for attr, value in list(vars(mixin).items())
+                 if attr.startswith("on_") and callable(value))]
 
-    def timed(owner: Any, attr: str, label: str) -> None:
-        _own_time.timed(owner, attr, label, spent, time.thread_time)
+    def enable(on: bool) -> None:
+        if on:
+            autolog.lightning.autolog()
+        else:
+            autolog.lightning.autolog(disable=True, silent=True)
 
-    autolog.lightning.autolog(disable=True, silent=True)
-    timed(integration, "_before_fit", "fit hooks")  # before enabling: patch() captures them
-    timed(integration, "_after_fit", "fit hooks")
-    for attr, value in list(vars(integration._CallbackMixin).items()):
-        if attr.startswith("on_") and callable(value):
-            timed(integration._CallbackMixin, attr, "callback")
-    timed(_runs, "start_run", "run start/end")
-    timed(_runs, "end_run", "run start/end")
-    autolog.lightning.autolog()
-    totals = []
-    for _ in range(fits):
-        spent.clear()
-        fit(data, epochs)
-        autolog.flush()
-        totals.append(dict(spent))
-    autolog.lightning.autolog(disable=True, silent=True)
-    parts = {k: statistics.median(t.get(k, 0.0) for t in totals) for k in totals[0]}
-    total = sum(parts.values())
-    detail = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in parts.items())
+    total, detail = _bench.own_time(targets, enable, lambda: fit(data, epochs), fits,
+                                    time.thread_time)
     print(f"autolog's own time on the training thread: {total * 1000:.1f} ms per fit = "
           f"{total / baseline * 100:.2f}% of a fit off ({detail}); its writer thread works "
           "beside it")

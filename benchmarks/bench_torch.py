@@ -18,6 +18,7 @@ import time
 
 import torch
 
+import _bench
 import autolog
 
 HEADER = ("plain PyTorch loop, {epochs} epochs x {steps} steps, batch 64, CPU, 1 thread, "
@@ -110,9 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     autolog.set_tracking_uri(tempfile.mkdtemp(prefix="bench-torch-"))
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(10_000, 20, generator=g)
-    y = x[:, :5].sum(1, keepdim=True) + 0.1 * torch.randn(10_000, 1, generator=g)
+    x, y = _bench.mlp_data()
     train(x, y, 1)  # warm-up, then once on: the store's creation and imports are not measured
     autolog.pytorch.autolog(log_every_n_steps=10)
     train(x, y, 1)
@@ -128,15 +127,8 @@ def main() -> None:
     print(HEADER.format(epochs=args.epochs, steps=steps // args.epochs, repeats=args.repeats))
     # CPU time of this process (training thread plus autolog's writer thread) is the figure to
     # trust on a shared machine; wall time is shown too, with every run so the noise is visible.
-    for label, index in (("process CPU time", 1), ("training thread CPU time", 2), ("wall time", 0)):
-        t_off, t_on = [r[index] for r in off], [r[index] for r in on]
-        m_off, m_on = statistics.median(t_off), statistics.median(t_on)
-        paired = statistics.median(b / a for a, b in zip(t_off, t_on))
-        print(f"{label}: off median {m_off:.3f} s ({', '.join(f'{t:.2f}' for t in t_off)}); "
-              f"on median {m_on:.3f} s ({', '.join(f'{t:.2f}' for t in t_on)})")
-        print(f"  ratio on/off: of medians {m_on / m_off:.3f}, median of pairs {paired:.3f}, "
-              f"of minima {min(t_on) / min(t_off):.3f}  (target < {TARGET}); "
-              f"per step {(m_on - m_off) / steps * 1e6:+.1f} us")
+    _bench.print_ratios(off, on, steps, TARGET, (("process CPU time", 1),
+                                                  ("training thread CPU time", 2), ("wall time", 0)))
     pairs = interleaved(x, y, args.interleaved)
     ratio = statistics.median(b / a for a, b in pairs)
     step_off = statistics.median(a for a, _ in pairs) / (len(x) // 64 + 1)

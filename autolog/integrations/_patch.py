@@ -287,9 +287,10 @@ def patch(integration: str, owner: Any, attr: str, **options: Any) -> bool:
     """Wrap ``owner.attr`` (a class's own method, or a module's function) under the contract.
 
     ``options`` are those of :func:`make_wrapper`, or ``on_step=hook`` (and ``target``) for a
-    method called every training step, wrapped by :func:`make_step_wrapper`. Returns False if there was nothing
-    to patch or it is already patched. A class attribute that is a delegating descriptor with an
-    ``fn`` (scikit-learn's ``available_if``) has its inner function wrapped instead.
+    method called every training step, wrapped by :func:`make_step_wrapper`. Returns False if
+    there was nothing to patch or it is already patched. A class attribute that is a delegating
+    descriptor with an ``fn`` (scikit-learn's ``available_if``) has its inner function wrapped
+    instead.
     """
     raw = owner.__dict__.get(attr) if hasattr(owner, "__dict__") else None
     if raw is None:

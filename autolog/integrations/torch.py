@@ -18,8 +18,8 @@ What a loop records, with no change to the loop:
 The run of a plain loop (tagged ``autolog.integration=torch``) starts at the first of these
 events and stays active until the user's ``end_run()`` or interpreter exit (FINISHED, or FAILED
 on an uncaught exception); with a user run active everything goes into it. Either way the last,
-partial loss window is logged when the run ends. Inside another
-integration's patched call (a Lightning or Keras fit) nothing here logs: that fit logs itself.
+partial loss window is logged when the run ends. Inside another integration's patched call (a
+Lightning or Keras fit) nothing here logs: that fit logs itself.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class _Loop:
 
 
 _loop: _Loop | None = None
-_loop_lock = threading.RLock()
+_loop_lock = threading.Lock()
 _hook_handle: Any = None
 
 

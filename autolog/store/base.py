@@ -18,7 +18,19 @@ from __future__ import annotations
 import abc
 from typing import Callable, Sequence
 
-from autolog.entities import Dataset, Experiment, Metric, Param, Run, RunInfo, RunTag, ViewType
+from autolog.entities import (
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 
 DEFAULT_EXPERIMENT_ID = "0"
 
@@ -28,6 +40,19 @@ def run_artifact_uri(experiment: Experiment, run_id: str) -> str:
     import os
 
     return os.path.join(experiment.artifact_location, run_id, "artifacts")
+
+
+def new_run(experiment: Experiment, run_id: str, run_name: str, start_time: int,
+            tags: Sequence[RunTag], user_id: str) -> Run:
+    """The entity of a run just created: RUNNING, with its tags and nothing logged yet (built
+    rather than read back, so that creating a run costs no read)."""
+    info = RunInfo(run_id=run_id, run_name=run_name, experiment_id=experiment.experiment_id,
+                   status=RunStatus.RUNNING, start_time=start_time, end_time=None,
+                   artifact_uri=run_artifact_uri(experiment, run_id),
+                   lifecycle_stage=LifecycleStage.ACTIVE, user_id=user_id)
+    return Run(info, RunData(tags={t.key: t.value for t in tags}))
+
+
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 

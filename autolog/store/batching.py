@@ -36,14 +36,12 @@ from autolog.entities import (
     Metric,
     Param,
     Run,
-    RunData,
     RunInfo,
-    RunStatus,
     RunTag,
     ViewType,
 )
 from autolog.errors import AutologError, ParamConflictError, RunStateError, StorageError
-from autolog.store.base import AbstractStore, run_artifact_uri
+from autolog.store.base import AbstractStore, new_run
 
 _WRITE_RETRIES = 3
 _MAX_QUEUED_OTHER = 256
@@ -142,16 +140,13 @@ class BatchingStore(AbstractStore):
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it.")
         run_id = uuid.uuid4().hex
-        info = RunInfo(run_id=run_id, run_name=run_name, experiment_id=experiment_id,
-                       status=RunStatus.RUNNING, start_time=start_time, end_time=None,
-                       artifact_uri=run_artifact_uri(experiment, run_id), user_id=user_id)
         with self._params_lock:
             self._params[run_id] = {}
         self._other.append(("create", run_id, dict(
             experiment_id=experiment_id, run_name=run_name, start_time=start_time,
             tags=list(tags), user_id=user_id, parent_run_id=parent_run_id, owner=owner)))
         self._ensure_thread()
-        return Run(info, RunData(tags={t.key: t.value for t in tags}))
+        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
 
     def end_run_async(self, run_id: str, status: str, end_time: int) -> None:
         """Queue a run's end; it is written after everything logged to the run before it."""

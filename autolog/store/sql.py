@@ -26,7 +26,6 @@ from autolog.entities import (
     Metric,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -47,6 +46,7 @@ from autolog.store.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     AbstractStore,
+    new_run,
     run_artifact_uri,
 )
 
@@ -286,13 +286,7 @@ class SqlStore(AbstractStore):
                     {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
 
         self._transact(create)
-        # Built from what was inserted rather than read back: the writer thread creates every
-        # autologged run, and a new run has no params, metrics or inputs yet.
-        info = RunInfo(run_id=run_id, run_name=run_name, experiment_id=str(experiment_id),
-                       status=RunStatus.RUNNING, start_time=start_time, end_time=None,
-                       artifact_uri=artifact_uri, lifecycle_stage=LifecycleStage.ACTIVE,
-                       user_id=user_id)
-        return Run(info, RunData(tags={t.key: t.value for t in tags}))
+        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
 
     def _require_run(self, conn: sa.Connection, run_id: str) -> Any:
         row = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)).first()

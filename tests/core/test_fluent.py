@@ -122,6 +122,26 @@ def test_ending_outer_run_ends_inner_ones():
     assert Client().get_run(child.info.run_id).info.status == "FINISHED"
 
 
+def test_run_end_hook_sees_the_run_and_a_failing_one_still_lets_it_end(monkeypatch):
+    from autolog import _runs
+
+    seen = []
+
+    def failing(run_id):
+        seen.append(run_id)
+        raise RuntimeError("hook failed")
+
+    monkeypatch.setattr(_runs, "_end_hooks", [])
+    _runs.on_run_end(failing)
+    _runs.on_run_end(failing)  # registered once
+    run = autolog.start_run()
+    with pytest.raises(RuntimeError, match="hook failed"):
+        autolog.end_run()
+    assert seen == [run.info.run_id] and autolog.active_run() is None
+    autolog.flush()
+    assert Client().get_run(run.info.run_id).info.status == "FINISHED"
+
+
 def test_logging_without_run_starts_one():
     autolog.log_metric("x", 1)
     run = autolog.active_run()

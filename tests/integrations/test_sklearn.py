@@ -41,14 +41,7 @@ from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Tiny fits with idle BLAS/OpenMP threads spinning on a busy 2-core machine take 50x
-    longer; one thread keeps the suite fast without changing any result checked here."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -218,13 +218,17 @@ def flush() -> None:
 # -- artifacts ----------------------------------------------------------------------------------
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """The active run's artifact folder, or a path inside it."""
-    root = _artifact_root()
-    return os.path.join(root, artifact_path) if artifact_path else root
+    root = (_runs.active_run() or _runs.start_run()).info.artifact_uri
+    return f"{root.rstrip('/')}/{_artifacts.clean_path(artifact_path)}" if artifact_path else root
 
 
-def _artifact_root() -> str:
-    run = _runs.active_run() or _runs.start_run()
-    return run.info.artifact_uri
+def _artifact_repo(run_id: str | None) -> _artifacts.ArtifactRepository:
+    """The artifact repository of ``run_id``, else of the active run (started if there is none)."""
+    if run_id:
+        uri = _tracking.get_store().get_run(run_id).info.artifact_uri
+    else:
+        uri = (_runs.active_run() or _runs.start_run()).info.artifact_uri
+    return _artifacts.repository(uri)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None,
@@ -235,8 +239,7 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
         NotFoundError: the file does not exist.
         StorageError: the copy failed.
     """
-    root = _tracking.get_store().get_run(run_id).info.artifact_uri if run_id else _artifact_root()
-    _artifacts.log_file(root, os.fspath(local_path), artifact_path)
+    _artifact_repo(run_id).log_file(os.fspath(local_path), artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None,
@@ -247,14 +250,12 @@ def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None =
         NotFoundError: the directory does not exist.
         StorageError: the copy failed.
     """
-    root = _tracking.get_store().get_run(run_id).info.artifact_uri if run_id else _artifact_root()
-    _artifacts.log_dir(root, os.fspath(local_dir), artifact_path)
+    _artifact_repo(run_id).log_dir(os.fspath(local_dir), artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Save ``text`` as the artifact ``artifact_file``."""
-    root = _tracking.get_store().get_run(run_id).info.artifact_uri if run_id else _artifact_root()
-    _artifacts.write_bytes(root, artifact_file, text.encode("utf-8"))
+    _artifact_repo(run_id).write_bytes(artifact_file, text.encode("utf-8"))
 
 
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
@@ -283,8 +284,7 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any
     buf = io.BytesIO()
     ext = os.path.splitext(artifact_file)[1].lstrip(".") or "png"
     figure.savefig(buf, format=ext, **dict(save_kwargs or {}))
-    root = _tracking.get_store().get_run(run_id).info.artifact_uri if run_id else _artifact_root()
-    _artifacts.write_bytes(root, artifact_file, buf.getvalue())
+    _artifact_repo(run_id).write_bytes(artifact_file, buf.getvalue())
 
 
 def log_image(image: Any, artifact_file: str | None = None, key: str | None = None,
@@ -324,8 +324,7 @@ def log_image(image: Any, artifact_file: str | None = None, key: str | None = No
     buf = io.BytesIO()
     ext = os.path.splitext(artifact_file)[1].lstrip(".").upper() or "PNG"
     image.save(buf, format={"JPG": "JPEG"}.get(ext, ext))
-    root = _tracking.get_store().get_run(run_id).info.artifact_uri if run_id else _artifact_root()
-    _artifacts.write_bytes(root, artifact_file, buf.getvalue())
+    _artifact_repo(run_id).write_bytes(artifact_file, buf.getvalue())
 
 
 # -- reading ------------------------------------------------------------------------------------

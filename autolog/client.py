@@ -176,15 +176,18 @@ class Client:
             [str(e) for e in experiment_ids], filter_string, run_view_type, max_results, order_by)
 
     # -- artifacts ------------------------------------------------------------------------------
+    def _repo(self, run_id: str) -> _artifacts.ArtifactRepository:
+        return _artifacts.repository(self.get_run(run_id).info.artifact_uri)
+
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
-        _artifacts.log_file(self.get_run(run_id).info.artifact_uri, local_path, artifact_path)
+        self._repo(run_id).log_file(local_path, artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        _artifacts.log_dir(self.get_run(run_id).info.artifact_uri, local_dir, artifact_path)
+        self._repo(run_id).log_dir(local_dir, artifact_path)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Files and folders directly under ``path`` in the run's artifacts."""
-        return _artifacts.list_files(self.get_run(run_id).info.artifact_uri, path)
+        return self._repo(run_id).list(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """Copy an artifact to ``dst_path`` (a temp folder by default) and return its local path.
@@ -192,6 +195,6 @@ class Client:
         Raises:
             NotFoundError: the artifact does not exist.
         """
-        return _artifacts.download(self.get_run(run_id).info.artifact_uri, path, dst_path)
+        return self._repo(run_id).download(path, dst_path)
 
 

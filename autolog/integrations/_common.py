@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -113,9 +112,9 @@ def in_background(call_or_run: Any, integration: str, target: str, task: Callabl
 
 def write_text(run: Any, integration: str, artifact_file: str, text: str) -> None:
     """Write a text artifact from the writer thread."""
-    root = run.info.artifact_uri
+    repo = _artifacts.repository(run.info.artifact_uri)
     in_background(run, integration, artifact_file,
-                  lambda: _artifacts.write_bytes(root, artifact_file, text.encode("utf-8")))
+                  lambda: repo.write_bytes(artifact_file, text.encode("utf-8")))
 
 
 def write_json(run: Any, integration: str, artifact_file: str, payload: Any) -> None:
@@ -134,15 +133,19 @@ def log_model(run: Any, integration: str, model: Any, name: str = "model", *,
     from autolog.models._flavors import flavor_for, get_flavor
 
     chosen = get_flavor(flavor) if flavor else flavor_for(model)
-    path = os.path.join(run.info.artifact_uri, name)
+    repo = _artifacts.repository(run.info.artifact_uri)
     kwargs = dict(flavor=chosen, signature=signature, input_example=input_example,
                   run_id=run.info.run_id, artifact_path=name, extra=extra)
+
+    def save(snapshot: Any = None) -> None:
+        with repo.folder_to_log(name) as path:
+            save_model(model, path, snapshot=snapshot, **kwargs)
+
     if chosen.snapshot is None:
-        save_model(model, path, **kwargs)
+        save()
         return
     frozen = chosen.snapshot(model)
-    in_background(run, integration, f"log_model({name})",
-                  lambda: save_model(model, path, snapshot=frozen, **kwargs))
+    in_background(run, integration, f"log_model({name})", lambda: save(frozen))
 
 
 def render_figure(run: Any, integration: str, artifact_file: str,
@@ -156,7 +159,7 @@ def render_figure(run: Any, integration: str, artifact_file: str,
     # find_spec, not import: importing matplotlib costs ~100 ms, which belongs on the writer.
     if importlib.util.find_spec("matplotlib") is None:
         return
-    root = run.info.artifact_uri
+    repo = _artifacts.repository(run.info.artifact_uri)
 
     def task() -> None:
         import io
@@ -170,7 +173,7 @@ def render_figure(run: Any, integration: str, artifact_file: str,
         figure.tight_layout()
         buf = io.BytesIO()
         figure.savefig(buf, format="png", dpi=100)
-        _artifacts.write_bytes(root, artifact_file, buf.getvalue())
+        repo.write_bytes(artifact_file, buf.getvalue())
 
     in_background(run, integration, artifact_file, task)
 

@@ -373,11 +373,14 @@ def _best_checkpointer(trainer: Any, namespace: str) -> Any:
 
 
 def _copy_checkpoint(run: Any, source: str) -> None:
-    target = os.path.join(run.info.artifact_uri, "checkpoints", "best.ckpt")
+    from autolog.store.artifacts import repository
+
+    repo = repository(run.info.artifact_uri)
 
     def copy() -> None:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(source, target)
+        with repo.folder_to_log("checkpoints") as folder:
+            os.makedirs(folder, exist_ok=True)
+            shutil.copyfile(source, os.path.join(folder, "best.ckpt"))
 
     _common.in_background(run, NAME, "checkpoints/best.ckpt", copy)
 

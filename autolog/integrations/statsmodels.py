@@ -36,7 +36,6 @@ import inspect
 import logging
 import os
 import pickle
-import shutil
 import sys
 import threading
 import warnings
@@ -354,7 +353,7 @@ def _log_params(call: Call, signature: inspect.Signature) -> None:
 def _write_file(run: Any, artifact_file: str, text: str) -> None:
     from autolog.store import artifacts
 
-    artifacts.write_bytes(run.info.artifact_uri, artifact_file, text.encode("utf-8"))
+    artifacts.repository(run.info.artifact_uri).write_bytes(artifact_file, text.encode("utf-8"))
 
 
 def _write_summary(run: Any, results: Any) -> None:
@@ -398,24 +397,30 @@ def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapsh
             signature = infer_signature(example, output)
         if not settings.get("log_input_examples"):
             example = None
-    path = os.path.join(run.info.artifact_uri, "model")
-    _clear_previous_model(path)
+    from autolog.store.artifacts import repository
+
+    repo = repository(run.info.artifact_uri)
+    _clear_previous_model(repo)
     # Not _common.log_model: the snapshot already taken on the training path is the model (no
     # second pickle), and it carries the log_models_without_data choice.
-    save_model(results, path, flavor=FLAVOR, snapshot=snap, signature=signature,
-               input_example=example, run_id=run.info.run_id, artifact_path="model")
+    with repo.folder_to_log("model") as path:
+        save_model(results, path, flavor=FLAVOR, snapshot=snap, signature=signature,
+                   input_example=example, run_id=run.info.run_id, artifact_path="model")
 
 
-def _clear_previous_model(path: str) -> None:
+def _clear_previous_model(repo: Any) -> None:
     """A second fit inside the user's run replaces the statsmodels model of the first (as the
     summary and coefficient files are replaced); any other model there is left alone."""
     import json
 
-    meta = os.path.join(path, "model.json")
-    if os.path.isfile(meta):
-        with open(meta) as fh:
-            if json.load(fh).get("flavor") == NAME:
-                shutil.rmtree(path)
+    from autolog.errors import NotFoundError
+
+    try:
+        meta = json.loads(repo.read_bytes("model/model.json"))
+    except NotFoundError:
+        return
+    if meta.get("flavor") == NAME:
+        repo.delete("model")
 
 
 # -- the flavor ----------------------------------------------------------------------------------

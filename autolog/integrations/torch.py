@@ -355,7 +355,6 @@ def log_model(pytorch_model: Any, name: str = "model", input_example: Any = None
             that cannot be rebuilt, or the artifact folder already holds a model.
     """
     del kwargs
-    import os
 
     from autolog import _tracking
     from autolog.models import _with_uri, save_model
@@ -370,8 +369,12 @@ def log_model(pytorch_model: Any, name: str = "model", input_example: Any = None
         run_id, root = run.info.run_id, run.info.artifact_uri
     else:
         root = _tracking.get_store().get_run(run_id).info.artifact_uri
-    info = save_model(pytorch_model, os.path.join(root, name), flavor=FLAVOR, signature=signature,
-                      input_example=input_example, run_id=run_id, artifact_path=name, snapshot=snap)
+    from autolog.store.artifacts import repository
+
+    with repository(root).folder_to_log(name) as path:
+        info = save_model(pytorch_model, path, flavor=FLAVOR, signature=signature,
+                          input_example=input_example, run_id=run_id, artifact_path=name,
+                          snapshot=snap)
     return _with_uri(info, f"runs:/{run_id}/{name}")
 
 

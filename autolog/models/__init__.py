@@ -16,6 +16,7 @@ from autolog.entities import _Entity
 from autolog.errors import AutologWarning, InvalidInputError, NotFoundError
 from autolog.models._flavors import Flavor, flavor_for, get_flavor, register_flavor
 from autolog.models._signature import ModelSignature, infer_signature
+from autolog.store.artifacts import repository
 
 __all__ = [
     "Flavor",
@@ -174,8 +175,9 @@ def log_model(model: Any, name: str = "model", input_example: Any = None,
         run_id, root = run.info.run_id, run.info.artifact_uri
     else:
         root = _tracking.get_store().get_run(run_id).info.artifact_uri
-    info = save_model(model, os.path.join(root, name), flavor=flavor, signature=signature,
-                      input_example=input_example, run_id=run_id, artifact_path=name)
+    with repository(root).folder_to_log(name) as path:
+        info = save_model(model, path, flavor=flavor, signature=signature,
+                          input_example=input_example, run_id=run_id, artifact_path=name)
     return _with_uri(info, f"runs:/{run_id}/{name}")
 
 
@@ -191,7 +193,10 @@ def _resolve(model_uri: str) -> str:
     if model_uri.startswith("runs:/"):
         run_id, _, rel = model_uri[len("runs:/"):].partition("/")
         root = _tracking.get_store().get_run(run_id).info.artifact_uri
-        path = os.path.join(root, rel)
+        try:
+            path = repository(root).local_copy(rel)
+        except NotFoundError:
+            path = os.path.join(root, rel)
     elif model_uri.startswith("file://"):
         path = model_uri[len("file://"):]
     else:

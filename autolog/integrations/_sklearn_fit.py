@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import copy
 import inspect
-import logging
 import sys
 from typing import Any
 
+from autolog._log import logger
 from autolog.integrations import _common
 from autolog.integrations._patch import Call, open_managed_run, safe_call
 
@@ -30,7 +30,6 @@ POST_STEPS = ("log_training_metrics", "log_search_results", "register_model")
 BACKGROUND_STEPS = ("log_models", "log_estimator_html", "log_feature_importance",
                     "log_plots", "log_search_artifacts")
 
-logger = logging.getLogger("autolog")
 _signatures: dict[Any, list[str]] = {}
 
 

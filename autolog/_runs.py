@@ -267,6 +267,11 @@ def _end_all_at_exit() -> None:
             end_run(status, run_id=run_id, quiet=True)
         except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
             pass
+    batching = sys.modules.get("autolog.store.batching")
+    if batching is not None:
+        # After the runs' ends are queued: retry what a failing store refused (bounded), and
+        # report every loss instead of dropping it without a word.
+        batching.flush_all_at_exit()
 
 
 atexit.register(_end_all_at_exit)

@@ -34,6 +34,7 @@ import wrapt
 from autolog import _log, _runs
 from autolog.entities import RunStatus
 from autolog.integrations import _config
+from autolog.store import _backlog
 
 
 _current: contextvars.ContextVar["Call | None"] = contextvars.ContextVar("autolog_call", default=None)
@@ -212,6 +213,10 @@ def make_wrapper(
         parent = _current.get()
         if parent is not None and not join_nested:
             return wrapped(*args, **kwargs)
+        if _backlog.undelivered and parent is None:
+            # Data an earlier autologged run lost to a failing store: reported here, in the
+            # next autologged call, rather than raised from the user's own code.
+            _backlog.deliver()
         call = Call(integration, target, instance, args, kwargs, settings, parent=parent)
         try:
             if _INJECTED:

@@ -102,7 +102,12 @@ class SqlStore(AbstractStore):
             except AutologError:
                 raise
             except OperationalError as exc:
-                locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                text = str(exc).lower()
+                locked = "locked" in text or "busy" in text
+                if "readonly" in text or "disk i/o" in text:
+                    # SQLite opens a file it cannot write read-only for good: pooled
+                    # connections from that time would refuse writes after the disk is back.
+                    self._engine.dispose()
                 if not locked or attempt == retries - 1:
                     raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
                 time.sleep(delay)

@@ -128,3 +128,104 @@ def test_recalling_autolog_with_include_turns_off_the_others():
     LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
     autolog.flush()
     assert len(autolog.search_runs(output_format="list")) == 1
+
+
+# -- item 3: a store failing under an autologged fit ---------------------------------------------
+
+_MIDWAY: dict = {}
+
+
+def _midway(X):
+    # Module-level (the fitted pipeline is pickled by autolog): commit what was logged so far
+    # (the run exists), then make the database read-only for the rest of the fit.
+    from tests._store_faults import read_only
+
+    if "stack" in _MIDWAY:  # during the fit only, not when the pipeline predicts
+        autolog.flush()
+        _MIDWAY["stack"].enter_context(read_only(_MIDWAY["db"]))
+    return X
+
+
+def _fit_that_turns_the_store_read_only(stack, db):
+    """A real pipeline whose first step turns the store read-only: everything the fit logs
+    after that point fails to store."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    _MIDWAY.update(stack=stack, db=db)
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = X @ np.array([1.0, -1.0]) + 3.0
+    model = Pipeline([("midway", FunctionTransformer(_midway)), ("lr", LinearRegression())])
+    try:
+        return model.fit(X, y)
+    finally:
+        _MIDWAY.clear()
+
+
+def test_store_read_only_mid_fit_warns_once_naming_the_run_and_the_user_run_is_unaffected(monkeypatch):
+    import contextlib
+    import time
+    from pathlib import Path
+
+    from sklearn.linear_model import LinearRegression
+
+    from autolog import _runs, _tracking
+    from autolog.store import _backlog
+
+    monkeypatch.setenv("AUTOLOG_WRITE_RETRY_S", "0.2")
+    autolog.autolog()
+    store = _tracking.get_store()
+    db = Path(store.inner.db_url.split("///", 1)[1])
+    with contextlib.ExitStack() as stack:
+        fitted = _fit_that_turns_the_store_read_only(stack, db)  # no exception
+        lost_run = _runs._last_run_id
+        autolog.flush()  # the user's flush: the autologged run's failure is not raised here
+        for _ in range(400):  # the writer gives up on its own after the retry window
+            if not store.backlog():
+                break
+            time.sleep(0.05)
+        assert store.backlog() == 0
+    assert _backlog.undelivered and lost_run in _backlog.undelivered[0][1]
+    with autolog.start_run() as user_run:  # the user's next run: unaffected, nothing raised
+        autolog.log_metric("mine", 1.0)
+    assert autolog.get_run(user_run.info.run_id).data.metrics == {"mine": 1.0}
+    with pytest.warns(autolog.AutologWarning) as caught:
+        LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])  # the next autologged call
+    messages = [str(w.message) for w in caught if issubclass(w.category, autolog.AutologWarning)]
+    assert len(messages) == 1 and lost_run in messages[0] and "were not stored" in messages[0]
+    assert "params, metrics and tags" in messages[0]
+    assert not _backlog.undelivered
+    assert fitted.predict([[1.0, 2.0]]).shape == (1,)
+
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import autolog
+    from autolog import _runs, _tracking
+    from autolog.store.sql import SqlStore
+    from sklearn.linear_model import LinearRegression
+
+    experiment = autolog.set_experiment("doomed")
+    autolog.autolog()
+    LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])  # stored
+    autolog.flush()
+    # Another process deletes the experiment after this one saw it active.
+    store = _tracking.get_store()
+    other = SqlStore(store.inner.db_url, store.inner.artifact_root)
+    other.set_experiment_lifecycle(experiment.experiment_id, "deleted")
+    other.close()
+    LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
+    print(_runs._last_run_id, flush=True)
+""")
+
+
+def test_losses_of_autologged_runs_are_reported_at_exit(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "AUTOLOG_STRICT"}
+    env.update(PYTHONPATH=ROOT, AUTOLOG_TRACKING_URI=str(tmp_path / "runs"), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[-1]
+    assert done.stderr.count("AutologWarning") == 1, done.stderr
+    assert f"values of run {run_id} were not stored" in done.stderr
+    assert "deleted" in done.stderr and "Traceback" not in done.stderr

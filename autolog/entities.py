@@ -136,7 +136,7 @@ class FileInfo(_Entity):
 class Dataset(_Entity):
     """A dataset fingerprint recorded on a run with ``log_input``."""
 
-    __slots__ = ("name", "digest", "context", "shape", "columns", "dtypes", "source")
+    __slots__ = ("name", "digest", "context", "shape", "columns", "dtypes", "source", "tags")
     name: str
     digest: str
     context: str
@@ -144,10 +144,15 @@ class Dataset(_Entity):
     columns: tuple[str, ...] | None
     dtypes: tuple[str, ...] | None
     source: str | None
+    tags: Mapping[str, str]
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        return {"context": "train", "shape": None, "columns": None, "dtypes": None, "source": None}
+        return {"context": "train", "shape": None, "columns": None, "dtypes": None, "source": None,
+                "tags": None}
+
+    def _convert(self, name: str, value: Any) -> Any:
+        return _frozen(value) if name == "tags" else value
 
 
 class Experiment(_Entity):

@@ -224,7 +224,9 @@ def log_training_metrics(call: Call) -> None:
             state["classifier_report"] = report
         elif pred is not None:
             metrics.update(cheap.regressor(y, pred, weight))
-    if y is not None and hasattr(estimator, "score"):
+    if hasattr(estimator, "score"):
+        # Unsupervised estimators score X alone (KMeans: minus the inertia; GaussianMixture,
+        # PCA: the mean log-likelihood); one that needs y and has none just gets no score.
         metrics["training_score"] = _training_score(estimator, X, y, weight, metrics)
     _common.log_metrics(call.run, metrics, step=0)
 

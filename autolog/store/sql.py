@@ -487,7 +487,7 @@ class SqlStore(AbstractStore):
                     shape=json.dumps(list(d.shape)) if d.shape is not None else None,
                     columns=json.dumps(list(d.columns)) if d.columns is not None else None,
                     dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
-                    source=d.source,
+                    source=d.source, tags=json.dumps(dict(d.tags)) if d.tags else None,
                 ))
 
         self._transact(write)

@@ -172,6 +172,14 @@ class StoreContract:
         store.log_inputs(rid, [ds])
         assert store.get_run(rid).inputs == (ds,)
 
+    def test_input_tags_are_stored(self, store: Any) -> None:
+        rid = self._run(store)
+        ds = Dataset("eval", "def456", "eval", (3,), None, ("int64",), "memory",
+                     tags={"mlflow.data.context": "eval", "split": "holdout"})
+        store.log_inputs(rid, [ds])
+        [got] = store.get_run(rid).inputs
+        assert got == ds and dict(got.tags) == {"mlflow.data.context": "eval", "split": "holdout"}
+
     def test_delete_restore_run(self, store: Any) -> None:
         rid = self._run(store)
         store.set_run_lifecycle(rid, "deleted")

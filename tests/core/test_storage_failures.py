@@ -87,3 +87,4 @@ def test_the_backlog_is_bounded_and_what_it_drops_is_counted(tmp_path, monkeypat
     autolog.end_run()
     assert [m.key for m in autolog.Client().get_metric_history(run.info.run_id, "b")] == ["b"] * 200
     assert autolog.Client().get_metric_history(run.info.run_id, "a") == []
+

@@ -459,7 +459,8 @@ def log_model(pytorch_model: Any, name: str = "model", input_example: Any = None
         run = _runs.active_run()
         if run is None:
             settings = _config.get_config(NAME) or {}
-            run = _runs.start_run(tags={"autolog.integration": NAME, **(settings.get("extra_tags") or {})})
+            run = _runs.start_yielding_run(
+                tags={"autolog.integration": NAME, **(settings.get("extra_tags") or {})})
         run_id, root = run.info.run_id, run.info.artifact_uri
     else:
         root = _tracking.get_store().get_run(run_id).info.artifact_uri

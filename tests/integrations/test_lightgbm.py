@@ -307,23 +307,19 @@ def test_example_runs_and_logs(tmp_path):
 
 # -- issue 9: lightgbm.early_stopping(...)'s settings are params ----------------------------------
 
-def test_early_stopping_callback_settings_are_params(data):
+@pytest.mark.parametrize("api", ["native", "sklearn"])
+def test_early_stopping_callback_settings_are_params(data, api):
+    X, y, Xv, yv = data
+    stop = [lgb.early_stopping(4, first_metric_only=True, verbose=False, min_delta=0.001)]
     autolog.lightgbm.autolog()
-    native_train(data, rounds=300, callbacks=[
-        lgb.early_stopping(4, first_metric_only=True, verbose=False, min_delta=0.001)])
+    if api == "native":
+        native_train(data, rounds=300, callbacks=stop)
+    else:
+        lgb.LGBMClassifier(n_estimators=300, num_leaves=7, n_jobs=1, verbose=-1, random_state=0).fit(
+            X, y, eval_X=(Xv,), eval_y=(yv,), callbacks=stop)
     params = only_run().data.params
     assert params["stopping_rounds"] == "4" and params["min_delta"] == "0.001"
     assert params["first_metric_only"] == "True"
-
-
-def test_early_stopping_callback_settings_are_params_in_the_sklearn_api(data):
-    X, y, Xv, yv = data
-    autolog.lightgbm.autolog()
-    model = lgb.LGBMClassifier(n_estimators=300, num_leaves=7, n_jobs=1, verbose=-1, random_state=0)
-    model.fit(X, y, eval_X=(Xv,), eval_y=(yv,), callbacks=[lgb.early_stopping(5, verbose=False)])
-    params = only_run().data.params
-    assert params["stopping_rounds"] == "5" and params["min_delta"] == "0.0"
-    assert params["first_metric_only"] == "False"
 
 
 def test_cv_with_early_stopping_logs_exactly_the_rounds_it_returns(data):

@@ -88,17 +88,20 @@ class Backlog:
         if self.failing_since is not None and not force and time.monotonic() < self.next_try:
             return
         while self.ops:
-            op = self.ops[0]
+            # Taken off before it runs: a writer task may read the store, and a read flushes,
+            # which runs the backlog again on this thread (it must not find this op again).
+            op = self.ops.popleft()
+            self.values -= op.count
             try:
                 op.fn()
             except StorageError as exc:
+                self.ops.appendleft(op)  # first in line for the next try
+                self.values += op.count
                 self._stalled(op, exc)
                 return
             except Exception as exc:  # noqa: BLE001 - retrying cannot fix it: lost, reported
-                self._drop(op, exc)
+                self.on_failure(op, exc, True)
                 continue
-            self.ops.popleft()
-            self.values -= op.count
             self.failing_since = None
 
     def _stalled(self, op: Op, exc: StorageError) -> None:

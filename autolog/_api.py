@@ -191,16 +191,23 @@ def delete_tag(key: str) -> None:
 
 def log_input(dataset: Any, context: str = "train", name: str | None = None,
               tags: Mapping[str, str] | None = None) -> Dataset:
-    """Record a dataset fingerprint (name, digest, shape, columns, dtypes) on the active run.
+    """Record a dataset fingerprint (name, digest, shape, columns, dtypes) on the active run,
+    with ``tags`` on the input (``mlflow.log_input``'s).
 
     ``dataset`` is a numpy array, pandas DataFrame/Series, a sequence, or an
     :class:`~autolog.entities.Dataset` already built.
+
+    Raises:
+        InvalidInputError: a tag key is invalid.
     """
-    del tags
     from autolog._datasets import fingerprint
 
+    input_tags = {validate_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
     rid, store = _runs.require_run_id()
     fp = dataset if isinstance(dataset, Dataset) else fingerprint(dataset, name=name, context=context)
+    if input_tags:
+        fp = Dataset(**{**{n: getattr(fp, n) for n in Dataset.__slots__},
+                        "tags": {**fp.tags, **input_tags}})
     store.log_inputs(rid, [fp])
     return fp
 

@@ -47,6 +47,9 @@ class ActiveRun:
         self._run = run
         self.store_uri = store_uri
         self.thread_id = threading.get_ident()
+        # Opened by autologging on its own and kept open past one call (a plain PyTorch loop's
+        # run): it gives way to the user's next start_run() instead of making it fail.
+        self.yields = False
 
     @property
     def info(self) -> RunInfo:
@@ -148,6 +151,10 @@ def start_run(
     """
     del log_system_metrics  # accepted for MLflow compatibility; no system metrics yet
     stack = _stack()
+    while stack and stack[-1].yields:
+        # The user starts a run while one autologging opened by itself is active (a training
+        # script builds its model and optimizer, then starts its run): that run is done.
+        end_run(RunStatus.FINISHED, run_id=stack[-1].info.run_id, quiet=True, wait=False)
     if stack and not nested:
         raise RunStateError(
             f"Run {stack[-1].info.run_id} is already active. End it with autolog.end_run() first, "
@@ -186,6 +193,18 @@ def start_run(
     stack.append(active)
     with _active_lock:
         _active[run.info.run_id] = active
+    return active
+
+
+def start_yielding_run(tags: Mapping[str, Any], run_name: str | None = None) -> ActiveRun:
+    """Start a run for autologging that stays active across calls (the integration's own,
+    tagged ``autolog.integration``) and ends, FINISHED, when the user starts a run.
+
+    Raises:
+        RunStateError: see :func:`start_run`.
+    """
+    active = start_run(run_name=run_name, tags=tags)
+    active.yields = True
     return active
 
 
@@ -267,6 +286,11 @@ def _end_all_at_exit() -> None:
             end_run(status, run_id=run_id, quiet=True)
         except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
             pass
+    batching = sys.modules.get("autolog.store.batching")
+    if batching is not None:
+        # After the runs' ends are queued: retry what a failing store refused (bounded), and
+        # report every loss instead of dropping it without a word.
+        batching.flush_all_at_exit()
 
 
 atexit.register(_end_all_at_exit)

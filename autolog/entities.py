@@ -136,7 +136,7 @@ class FileInfo(_Entity):
 class Dataset(_Entity):
     """A dataset fingerprint recorded on a run with ``log_input``."""
 
-    __slots__ = ("name", "digest", "context", "shape", "columns", "dtypes", "source")
+    __slots__ = ("name", "digest", "context", "shape", "columns", "dtypes", "source", "tags")
     name: str
     digest: str
     context: str
@@ -144,10 +144,15 @@ class Dataset(_Entity):
     columns: tuple[str, ...] | None
     dtypes: tuple[str, ...] | None
     source: str | None
+    tags: Mapping[str, str]
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        return {"context": "train", "shape": None, "columns": None, "dtypes": None, "source": None}
+        return {"context": "train", "shape": None, "columns": None, "dtypes": None, "source": None,
+                "tags": None}
+
+    def _convert(self, name: str, value: Any) -> Any:
+        return _frozen(value) if name == "tags" else value
 
 
 class Experiment(_Entity):
@@ -193,17 +198,35 @@ class RunInfo(_Entity):
 
 
 class RunData(_Entity):
-    __slots__ = ("params", "metrics", "tags")
-    params: Mapping[str, str]
-    metrics: Mapping[str, float]
-    tags: Mapping[str, str]
+    """A run's params, metrics (latest values) and tags.
 
-    @classmethod
-    def _defaults(cls) -> dict[str, Any]:
-        return {"params": None, "metrics": None, "tags": None}
+    Each attribute returns a new plain ``dict`` (a copy: the entity stays immutable), so code
+    written for MLflow can ``json.dumps(run.data.params)`` or change what it got.
+    """
 
-    def _convert(self, name: str, value: Any) -> Any:
-        return _frozen(value)
+    __slots__ = ("_params", "_metrics", "_tags")
+
+    def __init__(self, params: Mapping[str, str] | None = None,
+                 metrics: Mapping[str, float] | None = None,
+                 tags: Mapping[str, str] | None = None) -> None:
+        object.__setattr__(self, "_params", _frozen(params))
+        object.__setattr__(self, "_metrics", _frozen(metrics))
+        object.__setattr__(self, "_tags", _frozen(tags))
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self._params)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self._metrics)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._tags)
+
+    def __repr__(self) -> str:
+        return f"RunData(params={self.params!r}, metrics={self.metrics!r}, tags={self.tags!r})"
 
 
 class Run(_Entity):

@@ -73,8 +73,8 @@ class AutologWarning(UserWarning):
     """Autolog survived a problem of its own; training went on."""
 
 
-def missing_dependency(module: str, extra: str) -> ImportError:
-    """Build the error raised when an optional dependency is not installed."""
-    return ImportError(
-        f"{module!r} is not installed; install it with: pip install \"autolog[{extra}]\""
-    )
+def missing_dependency(module: str, extra: str | None) -> ImportError:
+    """Build the error raised when an optional dependency is not installed: it names the
+    ``autolog[extra]`` that installs it, or the package itself when no extra does."""
+    target = f"autolog[{extra}]" if extra else module
+    return ImportError(f"{module!r} is not installed; install it with: pip install \"{target}\"")

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import functools
 import threading
-import warnings
 from typing import TYPE_CHECKING, Any, Iterable
 
-from autolog.errors import AutologWarning
 from autolog.integrations import _config
 
 if TYPE_CHECKING:
@@ -41,13 +39,14 @@ def configure(name: str, settings: dict[str, Any], explicit: bool = True) -> Non
     if installed is not None and not supported and not settings.get("disable"):
         if settings.get("disable_for_unsupported_versions"):
             settings["disable"] = True
-        if not settings.get("silent"):
-            warnings.warn(
-                f"autolog: {integration.distribution} {installed} is outside the versions the "
-                f"{name} integration is tested with ({integration.tested}); it may log less."
-                + (" It is disabled (disable_for_unsupported_versions=True)."
-                   if settings.get("disable") else ""),
-                AutologWarning, stacklevel=3)
+        from autolog import _log
+
+        _log.warn(
+            f"autolog: {integration.distribution} {installed} is outside the versions the "
+            f"{name} integration is tested with ({integration.tested}); it may log less."
+            + (" It is disabled (disable_for_unsupported_versions=True)."
+               if settings.get("disable") else ""),
+            silent=bool(settings.get("silent")), stacklevel=3)
     _config.set_config(name, settings, explicit)
     if settings.get("disable"):
         from autolog.integrations._patch import revert
@@ -95,13 +94,9 @@ def _apply_safely(integration: "Integration", module: Any) -> None:
             _applied.add(key)
     except Exception as exc:  # noqa: BLE001
         message = f"autolog: could not enable the {integration.name} integration: {exc!r}"
-        import logging  # here: importing logging costs several ms of `import autolog`
+        from autolog import _log  # here: importing logging costs several ms of `import autolog`
 
-        logging.getLogger("autolog").warning(message)
-        try:
-            warnings.warn(message, AutologWarning, stacklevel=2)
-        except Exception:  # noqa: BLE001 - warnings turned into errors must not fail an import
-            pass
+        _log.warn(message)
 
 
 def _accepted(fn: Any) -> dict[str, Any]:
@@ -161,15 +156,24 @@ def autolog(
             configure(integration.name, {**_config.COMMON_DEFAULTS, "disable": True, "silent": silent},
                       explicit=False)
             continue
-        if integration.name not in wanted or _config.is_explicit(integration.name):
+        if _config.is_explicit(integration.name):
+            continue
+        if integration.name not in wanted:
+            # Settings are replaced: an integration this call no longer names is turned off
+            # (and its originals restored) if an earlier autolog() had turned it on.
+            if _config.get_config(integration.name) is not None:
+                configure(integration.name, {**_config.COMMON_DEFAULTS, "disable": True,
+                                             "silent": silent}, explicit=False)
             continue
         try:
             defaults = _accepted(integration.load().autolog)
         except Exception as exc:  # noqa: BLE001 - one broken integration must not stop the rest
             if _config.strict():
                 raise
-            warnings.warn(f"autolog: the {integration.name} integration failed to load: {exc!r}",
-                          AutologWarning, stacklevel=2)
+            from autolog import _log
+
+            _log.warn(f"autolog: the {integration.name} integration failed to load: {exc!r}",
+                      silent=silent)
             continue
         settings = {**defaults, **{k: v for k, v in common.items() if k in defaults}}
         configure(integration.name, settings, explicit=False)

@@ -57,8 +57,9 @@ def native_hooks(integration: str, fn_name: str, log_inputs: Callable[[Call, Any
 
     ``before`` logs the call's params and inputs (unless it runs inside the library's own
     sklearn-API ``fit``, which logs those itself) and puts the per-iteration callback first in
-    a new callback list; ``after`` (``train`` only) calls ``finish(call, booster)`` for a native
-    call. Inside another integration's call (an sklearn Pipeline) both stay silent.
+    a new callback list; ``after`` calls ``finish(call, booster)`` for a native ``train``, and
+    for ``cv`` (``finish`` None) logs the rounds the returned result keeps (:func:`finish_cv`).
+    Inside another integration's call (an sklearn Pipeline) both stay silent.
     """
     cv = finish is None
 
@@ -68,15 +69,31 @@ def native_hooks(integration: str, fn_name: str, log_inputs: Callable[[Call, Any
         fn = getattr(sys.modules[integration], fn_name)  # the patched callable: its signature
         if call.parent is None:
             log_inputs(call, fn)
-        tracker = Tracker(call.run)
+        tracker = Tracker(call.run, deferred=cv)
         call.state["tracker"] = tracker
         return with_callback(fn, call.args, call.kwargs, make_callback(tracker, cv))
 
-    def after(call: Call, booster: Any) -> None:
-        if call.parent is None and finish is not None:
-            finish(call, booster)
+    def after(call: Call, result: Any) -> None:
+        if call.parent is not None or foreign_parent(call, integration):
+            return
+        if finish is not None:
+            finish(call, result)
+        elif "tracker" in call.state:
+            finish_cv(call.state["tracker"], result)
 
-    return {"before": before, **({} if cv else {"after": after})}
+    return {"before": before, "after": after}
+
+
+def finish_cv(tracker: "Tracker", result: Any) -> None:
+    """Log the cross-validation rounds the result keeps. With early stopping, ``cv`` returns
+    the rounds up to the best one only (XGBoost's frame, LightGBM's lists): the rounds trained
+    after it are not logged, and ``best_iteration``/``stopped_iteration``/``best_<key>`` are."""
+    columns = list(result.values()) if isinstance(result, Mapping) else None
+    kept = len(columns[0]) if columns else len(result)
+    trained = 0 if tracker.last_step is None else tracker.last_step + 1
+    tracker.publish(kept)
+    if 0 < kept < trained:
+        log_early_stopping(tracker.run, tracker, kept - 1)
 
 
 def bind(fn: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
@@ -183,13 +200,15 @@ class Tracker:
     the values in memory too, for the ``best_<key>`` metrics after early stopping.
     """
 
-    __slots__ = ("run", "rows", "last_step", "_keys")
+    __slots__ = ("run", "rows", "last_step", "_keys", "deferred")
 
-    def __init__(self, run: Any) -> None:
+    def __init__(self, run: Any, deferred: bool = False) -> None:
         self.run = run
         self.rows: dict[int, dict[str, float]] = {}
         self.last_step: int | None = None
         self._keys: dict[Any, str] = {}
+        # Kept, not logged, until the call returns and says which rounds count (cv).
+        self.deferred = deferred
 
     def key(self, *parts: Any) -> str:
         """The metric key for a (data, metric[, suffix]) tuple, sanitized once and cached."""
@@ -203,7 +222,14 @@ class Tracker:
         self.last_step = step
         if metrics:
             self.rows[step] = metrics
-            _common.log_metrics(self.run, metrics, step=step)
+            if not self.deferred:
+                _common.log_metrics(self.run, metrics, step=step)
+
+    def publish(self, rounds: int) -> None:
+        """Log the deferred rows of the first ``rounds`` rounds."""
+        for step in sorted(self.rows):
+            if step < rounds:
+                _common.log_metrics(self.run, self.rows[step], step=step)
 
 
 def log_early_stopping(run: Any, tracker: Tracker | None, best_iteration: int) -> None:

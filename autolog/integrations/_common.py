@@ -9,7 +9,6 @@ does disk I/O on the training path. Plots use matplotlib's object API on an Agg 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -17,11 +16,11 @@ from autolog import _tracking
 from autolog._validation import metric_value, param_value, tag_value, validate_key
 from autolog.entities import Param, RunTag
 from autolog.errors import ParamConflictError
+from autolog._log import logger
 from autolog.integrations._patch import Call, report
 from autolog.store import artifacts as _artifacts
 
 
-logger = logging.getLogger("autolog")
 
 
 def _store(run: Any) -> Any:

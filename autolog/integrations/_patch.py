@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import logging
 import threading
-import warnings
+import os
 from typing import Any, Callable
 
 import wrapt
 
-from autolog import _runs
+from autolog import _log, _runs
 from autolog.entities import RunStatus
-from autolog.errors import AutologWarning
 from autolog.integrations import _config
+from autolog.store import _backlog
 
-logger = logging.getLogger("autolog")
 
 _current: contextvars.ContextVar["Call | None"] = contextvars.ContextVar("autolog_call", default=None)
 # integration -> [(owner, attribute, original raw attribute value)], for revert()
@@ -85,28 +83,40 @@ def current_call() -> Call | None:
 
 
 _reported: set[tuple[str, str, str | None]] = set()
+# A test hook: AUTOLOG_TEST_INJECT_FAILURE="start,before,after,end" makes autolog's own code fail
+# at those points of every patched call (read once, at import), so a test can show in a real
+# process, under `python -W error` say, that no failure of ours reaches the user's code.
+_INJECTED = frozenset(p for p in os.environ.get("AUTOLOG_TEST_INJECT_FAILURE", "").split(",") if p)
+
+
+def _inject(point: str) -> None:
+    if point in _INJECTED:
+        raise RuntimeError(f"failure injected by AUTOLOG_TEST_INJECT_FAILURE at {point!r}")
+
 
 
 def report(integration: str, target: str, exc: BaseException, call: Call | None = None) -> None:
     """Report an exception of autolog's own code; re-raise it under AUTOLOG_STRICT=1.
 
     Reported once per (integration, target, run): a per-step patch (``backward``, a callback)
-    that keeps failing warns once for the run, not once per step.
+    that keeps failing warns once for the run, not once per step. Never raises otherwise, even
+    where warnings are errors (:func:`autolog._log.warn`), and ``silent=True`` writes nothing.
     """
     if _config.strict():
         raise exc
-    run = call.run if call is not None and call.run is not None else _runs.active_run()
-    key = (integration, target, run.info.run_id if run is not None else None)
-    if key in _reported:
-        return
-    if len(_reported) < 10_000:
-        _reported.add(key)
-    settings = _config.get_config(integration) or {}
-    message = (f"autolog: the {integration} integration failed in {target}: {exc!r}. "
-               "Training was not affected; some data may be missing from the run.")
-    logger.warning(message)
-    if not settings.get("silent"):
-        warnings.warn(message, AutologWarning, stacklevel=4)
+    try:
+        run = call.run if call is not None and call.run is not None else _runs.active_run()
+        key = (integration, target, run.info.run_id if run is not None else None)
+        if key in _reported:
+            return
+        if len(_reported) < 10_000:
+            _reported.add(key)
+        settings = _config.get_config(integration) or {}
+        message = (f"autolog: the {integration} integration failed in {target}: {exc!r}. "
+                   "Training was not affected; some data may be missing from the run.")
+        _log.warn(message, silent=bool(settings.get("silent")), stacklevel=4)
+    except Exception:  # noqa: BLE001 - reporting must never be what breaks training
+        pass
 
 
 def safe_call(integration: str, target: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -135,6 +145,8 @@ def _end_managed(call: Call, status: str) -> None:
     # Queued, not awaited: the fit returns without waiting for the database. A storage failure
     # surfaces at the next explicit flush()/end_run().
     try:
+        if _INJECTED:
+            _inject("end")
         _runs.end_run(status, run_id=call.run_id, wait=False)
     except Exception as exc:  # noqa: BLE001
         report(call.integration, "end_run", exc, call)
@@ -201,8 +213,14 @@ def make_wrapper(
         parent = _current.get()
         if parent is not None and not join_nested:
             return wrapped(*args, **kwargs)
+        if _backlog.undelivered and parent is None:
+            # Data an earlier autologged run lost to a failing store: reported here, in the
+            # next autologged call, rather than raised from the user's own code.
+            _backlog.deliver()
         call = Call(integration, target, instance, args, kwargs, settings, parent=parent)
         try:
+            if _INJECTED:
+                _inject("start")
             logging_on = _start(call, run_name, manage_run)
         except Exception as exc:  # noqa: BLE001
             report(integration, "start_run", exc, call)
@@ -218,9 +236,11 @@ def make_wrapper(
         status = RunStatus.FAILED
         try:
             call_args, call_kwargs = args, kwargs
-            if before is not None:
+            if before is not None or _INJECTED:
                 try:
-                    replaced = before(call)
+                    if _INJECTED:
+                        _inject("before")
+                    replaced = before(call) if before is not None else None
                     if replaced is not None:
                         call_args, call_kwargs = replaced
                 except Exception as exc:  # noqa: BLE001
@@ -230,9 +250,12 @@ def make_wrapper(
             except KeyboardInterrupt:
                 status = RunStatus.KILLED
                 raise
-            if after is not None:
+            if after is not None or _INJECTED:
                 try:
-                    after(call, result)
+                    if _INJECTED:
+                        _inject("after")
+                    if after is not None:
+                        after(call, result)
                 except Exception as exc:  # noqa: BLE001
                     report(integration, f"{target} (after)", exc, call)
             status = RunStatus.FINISHED
@@ -337,7 +360,7 @@ def revert(integration: str) -> None:
         try:
             setattr(owner, attr, original)
         except Exception as exc:  # noqa: BLE001 - keep restoring the rest
-            logger.warning("autolog: could not restore %s.%s: %r", owner, attr, exc)
+            _log.logger.warning("autolog: could not restore %s.%s: %r", owner, attr, exc)
 
 
 def is_patched(owner: Any, attr: str) -> bool:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from autolog.errors import AutologWarning, InvalidInputError
+from autolog.errors import InvalidInputError
 
 ENTRY_POINT_GROUP = "autolog.integrations"
 _SPEC_RE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([0-9][0-9A-Za-z.]*)\s*$")
@@ -126,8 +125,10 @@ def _load_entry_points() -> None:
         try:
             register(ep.load())
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break autolog()
-            warnings.warn(f"autolog: integration entry point {ep.name!r} failed to load: {exc}",
-                          AutologWarning, stacklevel=3)
+            from autolog import _log
+
+            _log.warn(f"autolog: integration entry point {ep.name!r} failed to load: {exc}",
+                      stacklevel=3)
 
 
 for _builtin in (

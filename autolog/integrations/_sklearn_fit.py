@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import copy
 import inspect
-import logging
 import sys
 from typing import Any
 
+from autolog._log import logger
 from autolog.integrations import _common
 from autolog.integrations._patch import Call, open_managed_run, safe_call
 
@@ -30,7 +30,6 @@ POST_STEPS = ("log_training_metrics", "log_search_results", "register_model")
 BACKGROUND_STEPS = ("log_models", "log_estimator_html", "log_feature_importance",
                     "log_plots", "log_search_artifacts")
 
-logger = logging.getLogger("autolog")
 _signatures: dict[Any, list[str]] = {}
 
 
@@ -225,7 +224,9 @@ def log_training_metrics(call: Call) -> None:
             state["classifier_report"] = report
         elif pred is not None:
             metrics.update(cheap.regressor(y, pred, weight))
-    if y is not None and hasattr(estimator, "score"):
+    if hasattr(estimator, "score"):
+        # Unsupervised estimators score X alone (KMeans: minus the inertia; GaussianMixture,
+        # PCA: the mean log-likelihood); one that needs y and has none just gets no score.
         metrics["training_score"] = _training_score(estimator, X, y, weight, metrics)
     _common.log_metrics(call.run, metrics, step=0)
 

@@ -18,14 +18,12 @@ enabled, are idempotent, and never raise (a failure is a warning, kept in ``hook
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
-import warnings
 import weakref
 from typing import Any, Callable
 
-from autolog.errors import AutologWarning
+from autolog import _log
 from autolog.integrations import _config, _patch
 
 NAME = "sklearn"
@@ -55,7 +53,6 @@ METRIC_MODULES = ("sklearn.metrics._classification", "sklearn.metrics._regressio
 FOREIGN_PACKAGES = frozenset({"xgboost", "lightgbm", "catboost", "statsmodels", "torch",
                               "lightning", "pytorch_lightning", "keras", "tensorflow", "tf_keras"})
 
-logger = logging.getLogger("autolog")
 hook_errors: list[str] = []  # failures of hooks that must not raise; tests assert it is empty
 _hooked: set[str] = set()
 _lock = threading.RLock()
@@ -64,11 +61,7 @@ _lock = threading.RLock()
 def _hook_failed(where: str, exc: BaseException) -> None:
     message = f"autolog: the {NAME} integration could not patch {where}: {exc!r}"
     hook_errors.append(message)
-    logger.warning(message)
-    try:
-        warnings.warn(message, AutologWarning, stacklevel=2)
-    except Exception:  # noqa: BLE001 - warnings turned into errors must not fail an import
-        pass
+    _log.warn(message)
 
 
 def install(sklearn_module: Any) -> None:

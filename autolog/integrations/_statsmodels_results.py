@@ -7,10 +7,10 @@ does the logging). Whatever a model or results object does not offer is left out
 from __future__ import annotations
 
 import inspect
-import logging
 import warnings
 from typing import Any
 
+from autolog._log import logger
 from autolog.integrations._common import head
 
 METRICS = (
@@ -25,7 +25,6 @@ _DATA_ARGUMENTS = frozenset({"self", "endog", "exog", "data", "formula", "dates"
 FIXED_PARAMS = ("model_class", "formula", "endog_names", "exog_names")
 _MAX_ITEMS = 20  # longer sequences and arrays are data, not settings
 
-logger = logging.getLogger("autolog")
 _init_signatures: dict[type, tuple[str, ...]] = {}
 _MISSING = object()
 

@@ -8,7 +8,8 @@ outermost call; ``LGBMClassifier.fit`` and its siblings are patched themselves a
   iteration, from a callback ordered before every other (so the iteration on which
   ``early_stopping`` stops is logged too), in a new callback list;
 * with early stopping: ``best_iteration`` and ``stopped_iteration``, both 0-based (LightGBM's
-  own ``best_iteration`` is 1-based), and ``best_<metric key>``;
+  own ``best_iteration`` is 1-based), and ``best_<metric key>``; ``lightgbm.early_stopping(...)``
+  adds the params ``stopping_rounds``, ``min_delta`` and ``first_metric_only``;
 * ``feature_importance_split`` and ``feature_importance_gain`` (``.json`` and ``.png``);
 * the model as ``model`` in LightGBM's text format (``model.txt``, the best iteration's trees as
   LightGBM saves them); for the sklearn API the wrapper's fitted state is saved beside it, so
@@ -100,6 +101,8 @@ def _log_native_inputs(call: Call, fn: Any) -> None:
     params = {**_boosting.booster_params(bound.get("params")),
               **_boosting.settings_of(fn, call.args, call.kwargs, _NOT_SETTINGS)}
     safe_call(NAME, "params", _boosting.log_params, call.run, params)
+    safe_call(NAME, "early stopping params", _log_early_stopping_params, call.run,
+              bound.get("callbacks"))
     train_set = bound.get("train_set")
     # Read the raw data now: train() frees it (free_raw_data) once the Dataset is constructed.
     data = getattr(train_set, "data", None)
@@ -123,6 +126,8 @@ def _fit_before(call: Call) -> None:
     estimator = call.instance
     safe_call(NAME, "params", _boosting.log_params, call.run, estimator.get_params())
     bound = _boosting.bind(type(estimator).fit, (estimator, *call.args), call.kwargs).arguments
+    safe_call(NAME, "early stopping params", _log_early_stopping_params, call.run,
+              bound.get("callbacks"))
     X = bound.get("X")
     if call.settings.get("log_datasets", True):
         names = bound.get("eval_names") or []
@@ -131,6 +136,16 @@ def _fit_before(call: Call) -> None:
                      for i, Xe in enumerate(_eval_inputs(bound))]
         safe_call(NAME, "datasets", _boosting.log_datasets, call.run, datasets)
     call.state["example"] = safe_call(NAME, "input example", _boosting.head_copy, X)
+
+
+def _log_early_stopping_params(run: Any, callbacks: Any) -> None:
+    """``lightgbm.early_stopping(...)``'s settings, as XGBoost's ``early_stopping_rounds`` is
+    logged: ``stopping_rounds``, ``min_delta``, ``first_metric_only`` (MLflow's names)."""
+    for callback in callbacks or ():
+        if type(callback).__name__ == "_EarlyStoppingCallback":
+            _boosting.log_params(run, {k: getattr(callback, k) for k in
+                                       ("stopping_rounds", "min_delta", "first_metric_only")
+                                       if hasattr(callback, k)})
 
 
 def _eval_inputs(bound: Any) -> list[Any]:

@@ -8,9 +8,12 @@ is already there); the callback translates Lightning's events into log calls:
   optimizer as ``optimizer_name``/``optimizer.<key>`` (``optimizer_<i>_name``/``optimizer_<i>.<key>``
   with several), schedulers likewise under ``scheduler``; EarlyStopping's ``monitor``, ``mode``,
   ``patience``, ``min_delta``; the user's ModelCheckpoint ``checkpoint_monitor``;
-* metrics: ``trainer.callback_metrics`` at each training epoch end (step = epoch; validation
-  metrics only for epochs that validated), every ``log_every_n_step`` optimizer steps if set
-  (step = global step), never during the sanity check; ``learning_rate`` (``learning_rate_<i>``)
+* metrics: ``trainer.callback_metrics`` of each training epoch (step = epoch; validation
+  metrics only for epochs that validated), read once the epoch is over, so that what the
+  LightningModule logs in its own ``on_train_epoch_end`` belongs to its epoch; with validation
+  inside the epoch (``val_check_interval`` below 1.0, or a number of batches), every validation
+  pass at its global step instead; every ``log_every_n_step`` optimizer steps if set (step =
+  global step), never during the sanity check; ``learning_rate`` (``learning_rate_<i>``)
   per epoch; EarlyStopping's ``stopped_epoch``, ``best_score``, ``wait_count``;
   ``best_checkpoint_score``; ``trainer.validate()``/``test()`` afterwards into the fit's run;
 * artifacts: ``model_summary.txt``; ``checkpoints/best.ckpt`` (the user's ModelCheckpoint's best,
@@ -171,6 +174,9 @@ class _CallbackMixin:
         self._handle: Any = None
         self._sample: tuple[Any, Any] | None = None
         self._epoch_lrs: dict[str, Any] = {}
+        # The epoch that ended and is not logged yet: (epoch, validated, learning rates).
+        self._pending: tuple[int, bool, dict[str, Any]] | None = None
+        self._val_by_step = False
         if self._settings.get("log_every_n_step"):
             self.__dict__.pop("on_train_batch_end", None)
         else:
@@ -236,12 +242,6 @@ class _CallbackMixin:
         summary = importlib.import_module(f"{ns}.utilities.model_summary").ModelSummary
         _common.write_text(self._run, NAME, "model_summary.txt", str(summary(pl_module, max_depth=-1)))
 
-    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        if self._active(trainer) and self._settings.get("log_models", True) and (
-                self._settings.get("log_model_signatures", True)
-                or self._settings.get("log_input_examples", False)):
-            self._safe("on_train_start", self._add_forward_hook, pl_module)
-
     def _add_forward_hook(self, pl_module: Any) -> None:
         self._handle = pl_module.register_forward_hook(self._capture)
 
@@ -287,12 +287,44 @@ class _CallbackMixin:
         if self._active(trainer):
             self._val_keys.update(set(trainer.callback_metrics) - self._keys_before_val)
             self._validated = True
+            if self._val_by_step and trainer.state.fn == "fit":
+                self._safe("on_validation_end", self._log_validation, trainer)
+
+    def _log_validation(self, trainer: Any) -> None:
+        # Validation inside the epoch: each pass is its own point, at the global step it
+        # validated (the epoch-end logging would keep only the epoch's last pass).
+        cm = trainer.callback_metrics
+        _common.log_metrics(self._run, {k: _float(cm[k]) for k in self._val_keys if k in cm},
+                            step=trainer.global_step)
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        interval = getattr(trainer, "val_check_interval", 1.0)
+        self._val_by_step = (isinstance(interval, int) and not isinstance(interval, bool)) or (
+            isinstance(interval, float) and interval < 1.0)
+        if self._active(trainer) and self._settings.get("log_models", True) and (
+                self._settings.get("log_model_signatures", True)
+                or self._settings.get("log_input_examples", False)):
+            self._safe("on_train_start", self._add_forward_hook, pl_module)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        # The learning rate this epoch trains with: an epoch-interval scheduler has already
-        # stepped by the time the epoch ends.
+        # The previous epoch is complete now (the LightningModule's own on_train_epoch_end ran
+        # after ours); then the learning rate this epoch trains with: an epoch-interval
+        # scheduler has already stepped by the time the epoch ends.
         if self._active(trainer):
+            self._safe("on_train_epoch_start", self._log_pending, trainer)
             self._safe("on_train_epoch_start", self._read_lrs, trainer)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._active(trainer):
+            self._safe("on_train_end", self._log_pending, trainer)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        # A fit that raises: what the finished epochs logged is kept, and autolog's callback
+        # leaves the trainer (the patch's after-hook, which removes it, does not run).
+        if self._active(trainer):
+            self._safe("on_exception", self._log_pending, trainer)
+        if getattr(self, "_injected", False):
+            trainer.callbacks = [cb for cb in trainer.callbacks if cb is not self]
 
     def _read_lrs(self, trainer: Any) -> None:
         optimizers = list(trainer.optimizers)
@@ -306,15 +338,25 @@ class _CallbackMixin:
             self._safe("on_train_epoch_end", self._log_epoch, trainer)
 
     def _log_epoch(self, trainer: Any) -> None:
+        # Not yet: the LightningModule's own on_train_epoch_end runs after this callback's,
+        # and what it logs belongs to this epoch. Logged at the next epoch start or train end.
         validated, self._validated = self._validated, False
-        epoch = trainer.current_epoch
+        self._pending = (trainer.current_epoch, validated, dict(self._epoch_lrs))
+
+    def _log_pending(self, trainer: Any) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        epoch, validated, lrs = pending
         if (epoch + 1) % int(self._settings.get("log_every_n_epoch") or 1):
             return
         # Validation values stay in callback_metrics after an epoch that did not validate:
-        # log them only for epochs that did, so each point is a fresh value.
+        # log them only for epochs that did, so each point is a fresh value (and not at all
+        # when every validation pass is logged at its own global step).
+        with_val = validated and not self._val_by_step
         metrics = {k: _float(v) for k, v in trainer.callback_metrics.items()
-                   if k not in self._step_keys and (validated or k not in self._val_keys)}
-        metrics.update(self._epoch_lrs)
+                   if k not in self._step_keys and (with_val or k not in self._val_keys)}
+        metrics.update(lrs)
         self._epoch_keys.update(metrics)
         _common.log_metrics(self._run, metrics, step=epoch)
 
@@ -329,6 +371,7 @@ class _CallbackMixin:
     def _log_end(self, trainer: Any, pl_module: Any) -> None:
         run, ns = self._run, _namespace(trainer)
         assert run is not None
+        self._log_pending(trainer)
         step = trainer.current_epoch
         stopper = _find(trainer, ns, "EarlyStopping")
         if stopper is not None:

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import logging
 import os
 import pickle
 import sys
 import threading
-import warnings
 from typing import Any
 
+from autolog import _log
 from autolog.integrations import _common, _config, configure
 from autolog.integrations import _statsmodels_results as _results
 from autolog.integrations._patch import Call, is_patched, open_managed_run, patch, safe_call
@@ -111,7 +110,6 @@ _EXTRA_CLASSES = (
     ("statsmodels.tsa.forecasting.theta", "ThetaModel"),
 )
 
-logger = logging.getLogger("autolog")
 _hooked: set[str] = set()
 _lock = threading.RLock()
 
@@ -166,13 +164,7 @@ def _on_import(module: Any) -> None:
             _patch_loaded()
     except Exception as exc:  # noqa: BLE001
         message = f"autolog: could not patch statsmodels models in {module.__name__}: {exc!r}"
-        logger.warning(message)
-        try:
-            from autolog.errors import AutologWarning
-
-            warnings.warn(message, AutologWarning, stacklevel=2)
-        except Exception:  # noqa: BLE001 - warnings turned into errors must not fail an import
-            pass
+        _log.warn(message)
 
 
 def _model_classes() -> list[type]:

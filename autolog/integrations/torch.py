@@ -5,20 +5,26 @@ What a loop records, with no change to the loop:
 * params ``optimizer_name`` and ``optimizer.<key>`` (the optimizer's ``defaults``: ``lr``,
   ``betas``, ``momentum``, ``weight_decay``, ...) when an optimizer is constructed; a second
   optimizer of the same run is ``optimizer_1_name``, ``optimizer_1.<key>``, and so on;
-* ``train_loss``: the mean of the scalar losses ``backward()`` was called on, over each window
-  of ``log_every_n_steps`` optimizer steps, at step = optimizer step. The losses are added up on
-  their own device (a detached copy added into a device tensor) and read back with ``.item()``
-  once per window, so no training step waits for the device;
+* ``train_loss``: each optimizer step's loss, averaged over each window of
+  ``log_every_n_steps`` optimizer steps, at step = optimizer step. A step's loss is the sum of
+  the scalar losses ``backward()`` was called on since the previous step, which is the step's
+  true loss under gradient accumulation (``(loss / k).backward()`` over k micro-batches); a loss
+  that a ``torch.amp.GradScaler`` scaled (``scaler.scale(loss).backward()``) counts unscaled.
+  (A loop whose optimizer never steps through ``torch.optim`` logs the mean per ``backward``.)
+  The losses are kept on their own device (detached) and read back with ``.item()`` once per
+  window, so no training step waits for the device;
 * ``learning_rate`` (``learning_rate_<i>`` for the i-th optimizer) whenever it changes, however
   it changed (a scheduler's ``step()``, ``ReduceLROnPlateau``, or the loop itself), read from the
   optimizer's first param group at its next step;
 * ``SummaryWriter.add_scalar`` under its tag, ``add_scalars`` as ``<main_tag>/<sub_tag>``,
   ``add_hparams`` as params and metrics, at every call.
 
-The run of a plain loop (tagged ``autolog.integration=torch``) starts at the first of these
-events and stays active until the user's ``end_run()`` or interpreter exit (FINISHED, or FAILED
-on an uncaught exception); with a user run active everything goes into it. Either way the last,
-partial loss window is logged when the run ends. Inside another integration's patched call (a
+The run of a plain loop (tagged ``autolog.integration=torch``) starts at the loop's first step
+(its first ``backward``, optimizer step or ``SummaryWriter`` call; building an optimizer starts
+nothing: its params wait for whichever run receives the loop) and stays active until the user's
+``end_run()``, the user's next ``start_run()`` (it gives way, FINISHED) or interpreter exit
+(FINISHED, or FAILED on an uncaught exception); with a user run active everything goes into it.
+Either way the last, partial loss window is logged when the run ends. Inside another integration's patched call (a
 Lightning or Keras fit) nothing here logs: that fit logs itself.
 """
 
@@ -31,7 +37,15 @@ from typing import Any, Mapping
 from autolog import _runs
 from autolog.errors import InvalidInputError
 from autolog.integrations import _common, _config, _torch_model, configure
-from autolog.integrations._patch import Call, current_call, patch, report, safe_call, started_by
+from autolog.integrations._patch import (
+    Call,
+    current_call,
+    patch,
+    record,
+    report,
+    safe_call,
+    started_by,
+)
 from autolog.models._flavors import Flavor
 
 NAME = "torch"
@@ -84,6 +98,8 @@ class _Loop:
         self.driver: weakref.ref[Any] | None = None
         self.losses: list[Any] = []  # this window's detached losses, still on their device
         self.count = 0               # losses folded into the window's first tensor, beyond one
+        self.window_steps = 0        # driver steps closed in this window
+        self.since_step = 0          # losses since the last driver step (a step in progress)
         self.optimizers: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self.logged_optimizers: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.last_lr: dict[int, float] = {}
@@ -99,6 +115,7 @@ class _Loop:
         # device sync per step (detach shares storage, it copies nothing).
         losses = self.losses
         losses.append(loss.detach())
+        self.since_step += 1
         if len(losses) >= _FOLD_AT:
             self.fold()
 
@@ -112,19 +129,28 @@ class _Loop:
         self.losses = [torch.stack([t.to(device, torch.float32) for t in self.losses]).sum()]
 
     def emit_loss(self) -> None:
-        """Log the window's mean loss: one reduction and one ``.item()`` (sync) per window."""
+        """Log the window's mean step loss: one reduction and one ``.item()`` (sync) per window.
+
+        A step's loss is the sum of its backward losses, so the mean over the window is the
+        sum of all of them over the number of steps (a step still in progress when the run
+        ends counts as one); with no optimizer step ever seen, each backward is a step.
+        """
         if not self.losses:
             return
         import torch
 
         losses, count, self.losses, self.count = self.losses, self.count + len(self.losses), [], 0
+        steps = self.window_steps + (1 if self.since_step else 0)
+        if self.step == 0 and self.window_steps == 0:
+            steps = count
+        self.window_steps = self.since_step = 0
         if losses[0].device.type == "cpu" and len(losses) < 64:
             # No device to sync with: a few item() reads are cheaper than a stacked tensor.
-            mean = sum([t.item() for t in losses]) / count
+            total = sum([t.item() for t in losses])
         else:
             device = losses[0].device
-            mean = torch.stack([t.to(device, torch.float32) for t in losses]).sum().item() / count
-        _common.log_metrics(self.run, {"train_loss": mean}, step=self.step)
+            total = torch.stack([t.to(device, torch.float32) for t in losses]).sum().item()
+        _common.log_metrics(self.run, {"train_loss": total / steps}, step=self.step)
 
     def on_step(self, optimizer: Any, every: int) -> None:
         """An optimizer finished a step: count it, log a changed learning rate, close a window.
@@ -146,6 +172,8 @@ class _Loop:
                                     step=step)
         if self.last_drives:
             self.step = step = self.step + 1
+            self.window_steps += 1
+            self.since_step = 0
             if step % every == 0:
                 self.emit_loss()
 
@@ -155,18 +183,30 @@ class _Loop:
         if driver is None:
             self.driver, driver = weakref.ref(optimizer), optimizer
         self.last_optimizer = weakref.ref(optimizer)
-        self.last_index = self.optimizers.get(optimizer)
+        index = self.optimizers.get(optimizer)
+        if index is None:
+            # Built before this run received the loop (under a run that gave way, or before
+            # autolog was on): its params belong to this run too.
+            _log_optimizer(self, optimizer, *_optimizer_params(optimizer))
+            index = self.optimizers.get(optimizer)
+        self.last_index = index
         self.last_drives = optimizer is driver
 
 
 _loop: _Loop | None = None
 _loop_lock = threading.Lock()
 _hook_handle: Any = None
+# Optimizers built with no run active: their params go to the run that receives the loop.
+# (weak ref to the optimizer, its name, its defaults): read at construction, since the optimizer
+# may be gone (or its param groups changed) by then.
+_unlogged: list[tuple[weakref.ref[Any], str, dict[str, Any]]] = []
+# The last loss a GradScaler scaled: (weak ref to the scaled tensor, the unscaled loss).
+_scaled: tuple[weakref.ref[Any], Any] | None = None
 
 
 def _loop_for(active: Any, settings: Mapping[str, Any]) -> _Loop:
     """The loop state of the run an event logs into: the active one (the user's or ours), else a
-    new torch run."""
+    new torch run, which gives way to the user's next ``start_run()``."""
     global _loop
     loop = _loop
     if loop is not None and active is not None and loop.run is active:
@@ -174,11 +214,15 @@ def _loop_for(active: Any, settings: Mapping[str, Any]) -> _Loop:
     with _loop_lock:
         if active is None:
             tags = {"autolog.integration": NAME, **(settings.get("extra_tags") or {})}
-            active = _runs.start_run(tags=tags)
+            active = _runs.start_yielding_run(tags=tags)
         if _loop is not None:
             _loop.emit_loss()  # the previous run's last, partial window
-        _loop = _Loop(active)
-        return _loop
+        _loop = loop = _Loop(active)
+        pending = list(_unlogged)
+        _unlogged.clear()
+    for ref, name, defaults in pending:
+        _log_optimizer(loop, ref(), name, defaults)
+    return loop
 
 
 def _on_run_end(run_id: str) -> None:
@@ -203,12 +247,17 @@ def _before_backward(loss: Any, args: Any, kwargs: Any, settings: Mapping[str, A
     # they never touch the device.
     if loss.ndim != 0 or not loss.requires_grad or not settings.get("log_loss", True):
         return
+    global _scaled
     loop = _loop
     active = _runs.active_run()
     if loop is None or active is None or loop.run is not active:
         if active is not None and settings.get("exclusive") and not started_by(active, NAME):
             return
         loop = _loop_for(active, settings)
+    scaled = _scaled
+    if scaled is not None and scaled[0]() is loss:
+        # scaler.scale(loss).backward(): the loss, not the loss times the scale (65,536).
+        _scaled, loss = None, scaled[1]
     loop.add_loss(loss)
 
 
@@ -219,17 +268,26 @@ def _optimizer_params(optimizer: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _after_optimizer_init(call: Call, result: Any) -> None:
-    loop = _loop_for(call.run, call.settings)
-    optimizer = call.instance
-    name, defaults = _optimizer_params(optimizer)
+    if call.run is None:
+        # Built before any run (the usual script: model and optimizer, then start_run): no run
+        # yet; its params go to whichever run receives the loop's first step.
+        _unlogged.append((weakref.ref(call.instance), *_optimizer_params(call.instance)))
+        return
+    _log_optimizer(_loop_for(call.run, call.settings), call.instance,
+                   *_optimizer_params(call.instance))
+
+
+def _log_optimizer(loop: _Loop, optimizer: Any, name: str, defaults: dict[str, Any]) -> None:
     key = (name, tuple(sorted((k, str(v)) for k, v in defaults.items())))
     if key in loop.logged_optimizers:
         # The loop builds the same optimizer again (a new one per epoch, say): same params.
-        loop.optimizers[optimizer] = loop.logged_optimizers.index(key)
+        if optimizer is not None:
+            loop.optimizers[optimizer] = loop.logged_optimizers.index(key)
         return
     index = len(loop.logged_optimizers)
     loop.logged_optimizers.append(key)
-    loop.optimizers[optimizer] = index
+    if optimizer is not None:
+        loop.optimizers[optimizer] = index
     prefix = "optimizer" if index == 0 else f"optimizer_{index}"
     _common.log_params(loop.run, {f"{prefix}_name": name,
                                   **{f"{prefix}.{k}": v for k, v in defaults.items()}})
@@ -238,15 +296,49 @@ def _after_optimizer_init(call: Call, result: Any) -> None:
 def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     # A global optimizer hook, not a patched call: check the switch and the nesting ourselves.
     loop = _loop
-    if loop is None:
+    if loop is None and not _unlogged:
         return
     settings = _config.get_config(NAME)
     if settings is None or settings.get("disable") or current_call() is not None:
         return
     try:
+        if loop is None:
+            # A step before any backward (log_loss=False): the loop's first step opens its run.
+            active = _runs.active_run()
+            if active is not None and settings.get("exclusive") and not started_by(active, NAME):
+                return
+            loop = _loop_for(active, settings)
         loop.on_step(optimizer, settings.get("log_every_n_steps") or 10)
     except Exception as exc:  # noqa: BLE001
         report(NAME, "Optimizer.step", exc)
+
+
+def _patch_grad_scaler(torch: Any) -> None:
+    """Remember the loss a ``GradScaler`` scales, so that backward on the scaled tensor logs the
+    loss itself. A plain wrapper (one call per step, like ``backward``), restored by revert."""
+    import functools
+
+    scaler = getattr(getattr(torch, "amp", None), "GradScaler", None)
+    original = scaler.__dict__.get("scale") if scaler is not None else None
+    if original is None or getattr(original, "__autolog_patch__", False):
+        return
+
+    @functools.wraps(original)
+    def scale(self: Any, outputs: Any) -> Any:
+        scaled = original(self, outputs)
+        global _scaled
+        if scaled is not outputs and getattr(outputs, "ndim", None) == 0:
+            try:
+                settings = _config.get_config(NAME)
+                if settings is not None and not settings.get("disable") and current_call() is None:
+                    _scaled = (weakref.ref(scaled), outputs.detach())
+            except Exception as exc:  # noqa: BLE001
+                report(NAME, "GradScaler.scale", exc)
+        return scaled
+
+    scale.__autolog_patch__ = True  # type: ignore[attr-defined]
+    scaler.scale = scale
+    record(NAME, scaler, "scale", original)
 
 
 def _arg(call: Call, index: int, name: str, default: Any = None) -> Any:
@@ -324,6 +416,7 @@ def apply(module: Any) -> None:
     patch(NAME, torch.Tensor, "backward", on_step=_before_backward, target="Tensor.backward")
     patch(NAME, torch.optim.Optimizer, "__init__", after=_after_optimizer_init, manage_run=False,
           target="Optimizer.__init__")
+    _patch_grad_scaler(torch)
     if _hook_handle is None:
         # A global optimizer hook rather than a patch of each optimizer class's own `step`; it
         # stays installed across disable/enable and checks the switch at call time.
@@ -365,7 +458,8 @@ def log_model(pytorch_model: Any, name: str = "model", input_example: Any = None
         run = _runs.active_run()
         if run is None:
             settings = _config.get_config(NAME) or {}
-            run = _runs.start_run(tags={"autolog.integration": NAME, **(settings.get("extra_tags") or {})})
+            run = _runs.start_yielding_run(
+                tags={"autolog.integration": NAME, **(settings.get("extra_tags") or {})})
         run_id, root = run.info.run_id, run.info.artifact_uri
     else:
         root = _tracking.get_store().get_run(run_id).info.artifact_uri

@@ -65,6 +65,24 @@ def _dist_version(dist: str) -> str | None:
         return None
 
 
+# The extras pyproject.toml declares (a test keeps this equal to it), for when autolog's own
+# distribution metadata cannot be read (run from a source tree).
+_EXTRAS = frozenset({"sklearn", "xgboost", "lightgbm", "statsmodels", "torch", "lightning",
+                     "keras", "spark"})
+
+
+def _extra_for(flavor: str) -> str | None:
+    """The ``autolog[extra]`` that installs a flavor's framework, or None (the pickle flavor, a
+    third-party flavor): then the framework itself is what to install."""
+    from importlib import metadata as _metadata
+
+    try:
+        extras = set(_metadata.metadata("autolog").get_all("Provides-Extra") or ()) or _EXTRAS
+    except _metadata.PackageNotFoundError:
+        extras = _EXTRAS
+    return flavor if flavor in extras and flavor not in ("all", "dev") else None
+
+
 def _python_version() -> str:
     import platform
 
@@ -249,7 +267,7 @@ def load_model(model_uri: str, **kwargs: Any) -> Any:
         if installed is None:
             from autolog.errors import missing_dependency
 
-            raise missing_dependency(framework, meta["flavor"])
+            raise missing_dependency(framework, _extra_for(meta["flavor"]))
         if installed != saved:
             warnings.warn(
                 f"This model was saved with {framework} {saved} and is loaded with {framework} "

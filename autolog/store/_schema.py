@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -94,4 +94,5 @@ inputs = sa.Table(
     sa.Column("columns", sa.Text),
     sa.Column("dtypes", sa.Text),
     sa.Column("source", sa.String(1000)),
+    sa.Column("tags", sa.Text),  # a JSON object (revision 0004)
 )

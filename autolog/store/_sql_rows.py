@@ -37,7 +37,7 @@ def build_runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
                 shape=tuple(json.loads(r.shape)) if r.shape else None,
                 columns=tuple(json.loads(r.columns)) if r.columns else None,
                 dtypes=tuple(json.loads(r.dtypes)) if r.dtypes else None,
-                source=r.source,
+                source=r.source, tags=json.loads(r.tags) if r.tags else None,
             ))
     return [
         Run(

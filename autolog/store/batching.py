@@ -8,8 +8,13 @@ store", and batching stays one cross-cutting concern instead of a branch in each
   for a metric) and return without I/O.
 * The writer thread drains at least every ``interval`` seconds (0.5 s: data is committed less
   than a second after it was logged) and whenever :meth:`flush` asks, one transaction per drain.
-* :meth:`flush` is a barrier: everything enqueued before it is committed when it returns, and a
-  storage failure since the last flush is raised there, once.
+* :meth:`flush` is a barrier: everything enqueued before it is committed when it returns (or
+  kept for retrying, see below), and a storage failure of a user's run since the last flush is
+  raised there, once.
+* When the store fails, nothing is thrown away at once: writes wait in order in a bounded
+  backlog and are retried with back-off for a minute; what is given up is always reported with
+  its count, to the user's flush for the user's runs, as one warning at the next autologged
+  call or at exit for autologging's own runs (:mod:`._backlog`).
 * Reads flush first, so a process always reads what it logged.
 * Runs that autologging starts and ends are created and ended through the queue too
   (:meth:`start_run_async`, :meth:`end_run_async`): the run id is chosen here, so a fit pays
@@ -20,7 +25,6 @@ store", and batching stays one cross-cutting concern instead of a branch in each
 
 from __future__ import annotations
 
-import atexit
 import collections
 import functools
 import os
@@ -41,9 +45,10 @@ from autolog.entities import (
     ViewType,
 )
 from autolog.errors import AutologError, ParamConflictError, RunStateError, StorageError
+from autolog.store import _backlog
+from autolog.store._backlog import Op
 from autolog.store.base import AbstractStore, new_run
 
-_WRITE_RETRIES = 3
 _MAX_QUEUED_OTHER = 256
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
 
@@ -51,9 +56,12 @@ _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
 class BatchingStore(AbstractStore):
     """Wraps a store; writes go through a background thread, reads flush first."""
 
-    def __init__(self, inner: AbstractStore, interval: float = 0.5) -> None:
+    def __init__(self, inner: AbstractStore, interval: float = 0.5,
+                 retry_window: float | None = None) -> None:
         self.inner = inner
         self.interval = interval
+        # How long a failing write is retried before it is given up (AUTOLOG_WRITE_RETRY_S).
+        self.retry_window = _backlog.default_retry_window() if retry_window is None else retry_window
         self._reset()
         _live_writers.add(self)
         if hasattr(os, "register_at_fork"):
@@ -69,10 +77,15 @@ class BatchingStore(AbstractStore):
         self._wake = threading.Event()
         self._requested = 0
         self._done = 0
-        self._errors: list[BaseException] = []
+        self._errors: list[tuple[str | None, BaseException]] = []  # (run id, error)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._experiments: dict[str, Experiment] = {}
+        # Runs autologging started itself (run id -> integration): their losses are warned of,
+        # never raised at the user's flush.
+        self._managed: dict[str, str] = {}
+        self._lost: dict[str | None, tuple[dict[str, int], BaseException]] = {}
+        self._backlog = _backlog.Backlog(self.retry_window, self._on_failure)
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -142,6 +155,9 @@ class BatchingStore(AbstractStore):
         run_id = uuid.uuid4().hex
         with self._params_lock:
             self._params[run_id] = {}
+        integration = next((t.value for t in tags if t.key == "autolog.integration"), None)
+        if integration is not None:
+            self._managed[run_id] = integration
         self._other.append(("create", run_id, dict(
             experiment_id=experiment_id, run_name=run_name, start_time=start_time,
             tags=list(tags), user_id=user_id, parent_run_id=parent_run_id, owner=owner)))
@@ -195,24 +211,29 @@ class BatchingStore(AbstractStore):
             self._wake.clear()
             requested = self._requested
             try:
-                self._drain()
+                # A flush waiting on us retries a failing store at once; a timed drain waits
+                # for the back-off.
+                self._drain(force=requested > self._done)
             except BaseException as exc:  # noqa: BLE001 - the thread must survive anything
-                self._errors.append(exc)
+                self._errors.append((None, exc))
             with self._cond:
                 self._done = max(self._done, requested)
                 self._cond.notify_all()
             if self._stopping:
                 return
 
-    def _drain(self) -> None:
+    def _drain(self, force: bool = False) -> None:
         # One drain at a time: the writer thread, or a flush() that found no live writer.
         with self._drain_lock:
-            self._drain_locked()
+            try:
+                self._drain_locked(force)
+            finally:
+                self._publish_losses()
 
-    def _drain_locked(self) -> None:
+    def _drain_locked(self, force: bool) -> None:
         # Run ends wait until the queues are empty, so that what a writer task queues in turn
         # (a dataset fingerprint, a file) is stored before its run shows as ended.
-        ends: list[tuple[str, Any]] = []
+        ends: list[Op] = []
         rounds = 0
         while (self._metrics or self._other) and rounds < 100:
             rounds += 1
@@ -222,70 +243,95 @@ class BatchingStore(AbstractStore):
                 metrics[run_id].append(Metric(key, value, ts, step))
             params: dict[str, list[Param]] = collections.defaultdict(list)
             tags: dict[str, list[RunTag]] = collections.defaultdict(list)
-            before: list[tuple[str, Any, Any]] = []
-            after: list[tuple[str, Any, Any]] = []
+            before: list[Op] = []
+            after: list[Op] = []
             for _ in range(len(self._other)):
                 kind, run_id, payload = self._other.popleft()
                 if kind == "batch":
                     params[run_id].extend(payload[0])
                     tags[run_id].extend(payload[1])
+                elif kind == "create":
+                    # A run is created before anything logged to it.
+                    before.append(Op("its creation", functools.partial(
+                        self.inner.create_run, run_id=run_id, **payload), {run_id: 0}))
+                elif kind == "end":
+                    ends.append(Op("its end", functools.partial(
+                        self.inner.update_run_info, run_id, status=payload[0],
+                        end_time=payload[1]), {run_id: 0}))
+                elif kind == "inputs":
+                    # Inputs and tasks (files, plots) come after the batches, in queue order.
+                    after.append(Op("dataset inputs", functools.partial(
+                        self.inner.log_inputs, run_id, payload), {run_id: len(payload)}))
                 else:
-                    # A run is created before anything logged to it; ends, inputs and tasks
-                    # (files, plots) come after the batches, in the order they were queued.
-                    (before if kind == "create" else after).append((kind, run_id, payload))
-            for _kind, run_id, payload in before:
-                self._guarded(lambda: self.inner.create_run(run_id=run_id, **payload))
+                    after.append(Op("a file", payload, {None: 0}))
             run_ids = list(dict.fromkeys([*params, *tags, *metrics]))
             batches = [(r, metrics.get(r, []), params.get(r, []), tags.get(r, [])) for r in run_ids]
             if batches:
-                self._write(batches)
-            for kind, run_id, payload in after:
-                if kind == "end":
-                    ends.append((run_id, payload))
-                else:
-                    self._guarded(lambda: self._apply_later(kind, run_id, payload))
-        for run_id, (status, end_time) in ends:
-            self._guarded(lambda: self.inner.update_run_info(run_id, status=status, end_time=end_time))
-
-    def _apply_later(self, kind: str, run_id: str, payload: Any) -> None:
-        if kind == "inputs":
-            self.inner.log_inputs(run_id, payload)
-        else:
-            payload()
+                before.append(Op("params, metrics and tags", functools.partial(self._write, batches),
+                                 {b[0]: len(b[1]) + len(b[2]) + len(b[3]) for b in batches}))
+            self._backlog.add(before + after)
+            self._backlog.run(force)
+        if ends:
+            self._backlog.add(ends)
+        self._backlog.run(force)
 
     def _write(self, batches: list[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
-        for attempt in range(_WRITE_RETRIES):
-            try:
-                self.inner.log_many(batches)
-                return
-            except StorageError as exc:
-                if attempt == _WRITE_RETRIES - 1:
-                    self._errors.append(exc)
-                    return
-                time.sleep(0.2 * (attempt + 1))
-            except AutologError:
-                # One run's batch is bad (deleted run, a conflict from another process): write
-                # the others one by one so that a single bad batch loses nothing else.
-                for run_id, metrics, params, tags in batches:
-                    self._guarded(functools.partial(self.inner.log_batch, run_id, metrics, params, tags))
-                return
-
-    def _guarded(self, fn: Callable[[], Any]) -> None:
         try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - reported at the next flush
-            self._errors.append(exc)
+            self.inner.log_many(batches)
+        except StorageError:
+            raise  # the store failed: the backlog keeps the batches and retries
+        except AutologError:
+            # One run's batch is bad (deleted run, a conflict from another process): write
+            # the others one by one so that a single bad batch loses nothing else.
+            for run_id, metrics, params, tags in batches:
+                try:
+                    self.inner.log_batch(run_id, metrics, params, tags)
+                except Exception as exc:  # noqa: BLE001 - lost, reported for its run
+                    self._on_failure(Op("params, metrics and tags", lambda: None, {
+                        run_id: len(metrics) + len(params) + len(tags)}), exc, True)
+
+    def _on_failure(self, op: Op, exc: BaseException, lost: bool) -> None:
+        """One op failed: remember what was lost per run; a user's run hears of a failure
+        at its next flush even while it is still being retried."""
+        for run_id, count in op.values.items():
+            if lost:
+                # The first error is the cause (a deleted experiment); what follows it for the
+                # same run is its consequence ("no run with id").
+                what, first = self._lost.get(run_id, ({}, exc))
+                what[op.what] = what.get(op.what, 0) + count
+                self._lost[run_id] = (what, first)
+            elif run_id is not None and run_id not in self._managed:
+                self._errors.append((run_id, exc))
+
+    def _publish_losses(self) -> None:
+        lost, self._lost = self._lost, {}
+        for run_id, (what, exc) in lost.items():
+            message = _backlog.lost_message(run_id, what, exc)
+            if run_id is None or run_id in self._managed:
+                _backlog.push_undelivered(self._managed.get(run_id or ""), message)
+            else:
+                error = StorageError(message[0].upper() + message[1:] + ".")
+                error.__cause__ = exc
+                # The loss says more than the failure reported while it was being retried.
+                self._errors = [e for e in self._errors if e[0] != run_id] + [(run_id, error)]
+
+    def backlog(self) -> int:
+        """How many writes wait for a failing store to accept them (0: everything is written)."""
+        return len(self._backlog.ops)
 
     # -- barriers -------------------------------------------------------------------------------
     def flush(self, raise_errors: bool = True) -> None:
-        """Commit everything enqueued so far; raise the first storage failure since last time.
+        """Commit everything enqueued so far (a failing store is retried once more now; what it
+        still refuses stays queued for retrying); raise the first failure of a user's run since
+        last time. Failures of runs autologging started are never raised here: they are
+        reported as a warning at the next autologged call or at exit.
 
         Raises:
             StorageError: (or another AutologError) a background write failed.
         """
         if self._thread is not None and self._thread.is_alive():
             if threading.current_thread() is self._thread:
-                self._drain()
+                self._drain(force=True)
             else:
                 with self._cond:
                     self._requested += 1
@@ -293,11 +339,26 @@ class BatchingStore(AbstractStore):
                     self._wake.set()
                     while self._done < target and self._thread.is_alive():
                         self._cond.wait(1.0)
-        elif self._metrics or self._other:
-            self._drain()
+        elif self._metrics or self._other or self._backlog.ops:
+            self._drain(force=True)
         if self._errors and raise_errors:
             errors, self._errors = self._errors, []
-            raise errors[0]
+            raise errors[0][1]
+
+    def finish(self) -> None:
+        """At exit: write what can be written, retry a failing store for what is left of the
+        retry window (bounded), give up the rest, and report every failure not reported yet
+        (the user's too: there is no later flush to raise them at). Never raises."""
+        try:
+            self.flush(raise_errors=False)
+            with self._drain_lock:
+                self._backlog.wait_out(_backlog.EXIT_WAIT_S)
+                self._publish_losses()
+            errors, self._errors = self._errors, []
+            for run_id, exc in errors:
+                _backlog.push_undelivered(None, f"run {run_id}: {exc}" if run_id else str(exc))
+        except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
+            pass
 
     def close(self) -> None:
         self.flush(raise_errors=False)
@@ -371,11 +432,7 @@ class BatchingStore(AbstractStore):
 
 
 def flush_all_at_exit() -> None:
+    """Called by the run context at exit, after it ended the runs still active."""
     for writer in list(_live_writers):
-        try:
-            writer.flush(raise_errors=False)
-        except Exception:  # noqa: BLE001 - nothing may fail the interpreter's exit
-            pass
-
-
-atexit.register(flush_all_at_exit)
+        writer.finish()
+    _backlog.deliver()

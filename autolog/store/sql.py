@@ -102,7 +102,12 @@ class SqlStore(AbstractStore):
             except AutologError:
                 raise
             except OperationalError as exc:
-                locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                text = str(exc).lower()
+                locked = "locked" in text or "busy" in text
+                if "readonly" in text or "disk i/o" in text:
+                    # SQLite opens a file it cannot write read-only for good: pooled
+                    # connections from that time would refuse writes after the disk is back.
+                    self._engine.dispose()
                 if not locked or attempt == retries - 1:
                     raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
                 time.sleep(delay)
@@ -170,8 +175,14 @@ class SqlStore(AbstractStore):
 
         return self._transact(create)
 
-    def _experiment_rows(self, conn: sa.Connection, where: Any) -> list[Experiment]:
-        rows = conn.execute(sa.select(S.experiments).where(where)).all()
+    def _experiment_rows(self, conn: sa.Connection, where: Any, order: Sequence[Any] = (),
+                         limit: int | None = None) -> list[Experiment]:
+        query = sa.select(S.experiments).where(where)
+        if order:
+            query = query.order_by(*order)
+        if limit:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
         if not rows:
             return []
         tag_rows = conn.execute(sa.select(S.experiment_tags).where(
@@ -220,13 +231,15 @@ class SqlStore(AbstractStore):
         node = _search.parse_filter(filter_string, _search.EXPERIMENT_ATTRIBUTES)
         if node is not None:
             where = sa.and_(where, _search.compile_experiment_filter(node, _TABLES))
-        found = self._transact(lambda c: self._experiment_rows(c, where), write=False)
-        found.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
-        for clause in reversed(list(order_by or [])):
+        # Ordered and limited by the database: a page of 10 of 100,000 experiments reads 10.
+        order: list[Any] = []
+        for clause in order_by or []:
             parsed = _search.parse_order_by(clause, _search.EXPERIMENT_ATTRIBUTES)
-            key = parsed.key
-            found.sort(key=lambda e: getattr(e, key, None) or "", reverse=not parsed.ascending)
-        return found[:max_results] if max_results else found
+            column = S.experiments.c[parsed.key]
+            order += [column.is_(None), column.asc() if parsed.ascending else column.desc()]
+        order += [S.experiments.c.creation_time.desc(), S.experiments.c.experiment_id.asc()]
+        return self._transact(
+            lambda c: self._experiment_rows(c, where, order, max_results), write=False)
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
         key = self._experiment_key(experiment_id)
@@ -474,7 +487,7 @@ class SqlStore(AbstractStore):
                     shape=json.dumps(list(d.shape)) if d.shape is not None else None,
                     columns=json.dumps(list(d.columns)) if d.columns is not None else None,
                     dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
-                    source=d.source,
+                    source=d.source, tags=json.dumps(dict(d.tags)) if d.tags else None,
                 ))
 
         self._transact(write)

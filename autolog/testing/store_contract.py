@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -108,8 +109,16 @@ class StoreContract:
         run = store.get_run(self._run(store))
         with pytest.raises((AttributeError, TypeError)):
             run.info.status = "FAILED"  # type: ignore[misc]
-        with pytest.raises(TypeError):
-            run.data.tags["x"] = "y"  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            run.data.params = {}  # type: ignore[misc]
+        # params/metrics/tags are plain dicts, as MLflow's are: copies, so changing one
+        # changes nothing in the entity, and they serialise as they are.
+        tags = run.data.tags
+        assert type(tags) is dict and type(run.data.params) is dict and type(run.data.metrics) is dict
+        tags["x"] = "y"
+        assert "x" not in run.data.tags
+        assert json.loads(json.dumps(run.data.tags)) == run.data.tags
+        assert json.loads(json.dumps({"p": run.data.params, "m": run.data.metrics})) is not None
 
     def test_params_write_once(self, store: Any) -> None:
         rid = self._run(store)
@@ -162,6 +171,14 @@ class StoreContract:
         store.log_inputs(rid, [ds])
         store.log_inputs(rid, [ds])
         assert store.get_run(rid).inputs == (ds,)
+
+    def test_input_tags_are_stored(self, store: Any) -> None:
+        rid = self._run(store)
+        ds = Dataset("eval", "def456", "eval", (3,), None, ("int64",), "memory",
+                     tags={"mlflow.data.context": "eval", "split": "holdout"})
+        store.log_inputs(rid, [ds])
+        [got] = store.get_run(rid).inputs
+        assert got == ds and dict(got.tags) == {"mlflow.data.context": "eval", "split": "holdout"}
 
     def test_delete_restore_run(self, store: Any) -> None:
         rid = self._run(store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import threading
 
 import numpy as np
@@ -317,6 +318,8 @@ def test_log_image_and_figure():
     matplotlib = require("matplotlib")
     from matplotlib.figure import Figure
 
+    backend = matplotlib.get_backend()
+    pyplot_loaded = "matplotlib.pyplot" in sys.modules
     with autolog.start_run() as run:
         autolog.log_image(np.zeros((4, 5, 3), dtype=np.uint8), "img/zero.png")
         autolog.log_image(np.full((2, 2), 0.5), "img/gray.png")
@@ -329,7 +332,9 @@ def test_log_image_and_figure():
         autolog.log_figure(fig, "plots/line.png")
         with pytest.raises(InvalidInputError):
             autolog.log_figure("not a figure", "x.png")
-    assert matplotlib.get_backend()  # untouched
+    # Unchanged, and drawn without pyplot (which would pick and switch backends).
+    assert matplotlib.get_backend() == backend
+    assert ("matplotlib.pyplot" in sys.modules) == pyplot_loaded
     from PIL import Image
 
     root = run.info.artifact_uri

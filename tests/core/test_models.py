@@ -83,5 +83,29 @@ def test_missing_framework_names_the_extra(tmp_path):
     path = _saved_with(tmp_path, "surely-not-installed-pkg", "1.0")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ImportError, match=r'pip install "autolog\[pickle\]"'):
+        # The pickle flavor has no extra: the message names the package itself.
+        with pytest.raises(ImportError, match=r'pip install "surely-not-installed-pkg"'):
             autolog.load_model(path)
+
+
+def test_missing_framework_of_a_flavor_with_an_extra_names_the_extra(tmp_path):
+    path = _saved_with(tmp_path, "surely-not-installed-pkg", "1.0")
+    meta_path = os.path.join(path, "model.json")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    meta["flavor"] = "xgboost"
+    with open(meta_path, "w") as fh:
+        json.dump(meta, fh)
+    with pytest.raises(ImportError, match=r'pip install "autolog\[xgboost\]"'):
+        autolog.load_model(path)
+
+
+def test_known_extras_are_the_ones_pyproject_declares():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    from autolog import models
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    declared = set(pyproject["project"]["optional-dependencies"]) - {"all", "dev"}
+    assert models._EXTRAS <= declared

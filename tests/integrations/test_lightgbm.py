@@ -303,3 +303,37 @@ def test_example_runs_and_logs(tmp_path):
     assert "best_valid-l1" in run.data.metrics
     assert {"model", "feature_importance_gain.json"} <= artifacts(run)
     assert "bmi" in read_artifact(run, "feature_importance_gain.json")
+
+
+# -- issue 9: lightgbm.early_stopping(...)'s settings are params ----------------------------------
+
+@pytest.mark.parametrize("api", ["native", "sklearn"])
+def test_early_stopping_callback_settings_are_params(data, api):
+    X, y, Xv, yv = data
+    stop = [lgb.early_stopping(4, first_metric_only=True, verbose=False, min_delta=0.001)]
+    autolog.lightgbm.autolog()
+    if api == "native":
+        native_train(data, rounds=300, callbacks=stop)
+    else:
+        lgb.LGBMClassifier(n_estimators=300, num_leaves=7, n_jobs=1, verbose=-1, random_state=0).fit(
+            X, y, eval_X=(Xv,), eval_y=(yv,), callbacks=stop)
+    params = only_run().data.params
+    assert params["stopping_rounds"] == "4" and params["min_delta"] == "0.001"
+    assert params["first_metric_only"] == "True"
+
+
+def test_cv_with_early_stopping_logs_exactly_the_rounds_it_returns(data):
+    X, y, _, _ = data
+    autolog.lightgbm.autolog()
+    result = lgb.cv({**PARAMS, "metric": "binary_logloss"}, lgb.Dataset(X, y), num_boost_round=300,
+                    nfold=3, seed=1, callbacks=[lgb.early_stopping(3, verbose=False)])
+    kept = len(result["valid binary_logloss-mean"])
+    assert kept < 300
+    run = only_run()
+    assert run.data.params["stopping_rounds"] == "3"
+    for key, values in result.items():
+        points = history(run, key)
+        assert [m.step for m in points] == list(range(kept)), key
+        assert [m.value for m in points] == pytest.approx(values)
+    assert run.data.metrics["best_iteration"] == kept - 1
+    assert run.data.metrics["stopped_iteration"] >= kept

@@ -418,3 +418,76 @@ def test_example_lightning_early_stopping(lib, tmp_path):
     assert {"model", "model_summary.txt", "checkpoints"} <= files
     model = autolog.load_model(f"runs:/{run.info.run_id}/model")
     assert model(lib.torch.zeros(2, 10)).shape == (2, 2)
+
+
+# -- issue 9: mid-epoch validation, epoch-end metrics, a fit that raises, DataModule hparams -----
+
+def test_every_mid_epoch_validation_pass_is_logged_at_its_global_step(lib):
+    autolog.lightning.autolog()
+    trainer = lib.pl.Trainer(max_epochs=2, val_check_interval=0.5, **TRAINER_QUIET)
+    trainer.fit(lib.Regressor(), lib.loader(), lib.loader(32, seed=1))  # 4 batches per epoch
+    run = _only_run()
+    # Two validation passes per epoch, after batches 2 and 4 of each: four points, not two.
+    assert [s for s, _ in _history(run, "val_loss")] == [2, 4, 6, 8]
+    assert [s for s, _ in _history(run, "val_mae")] == [2, 4, 6, 8]
+    assert [s for s, _ in _history(run, "train_loss_epoch")] == [0, 1]
+
+
+def test_metrics_logged_in_the_modules_on_train_epoch_end_belong_to_their_epoch(lib):
+    class EpochEnd(lib.Regressor):
+        def on_train_epoch_end(self):
+            self.log("epoch_marker", float(self.current_epoch))
+
+    autolog.lightning.autolog()
+    trainer = lib.pl.Trainer(max_epochs=3, **TRAINER_QUIET)
+    trainer.fit(EpochEnd(), lib.loader(), lib.loader(32, seed=1))
+    run = _only_run()
+    assert _history(run, "epoch_marker") == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert [s for s, _ in _history(run, "val_loss")] == [0, 1, 2]
+
+
+def test_a_fit_that_raises_leaves_no_autolog_callback_in_the_trainer(lib):
+    class Fails(lib.Regressor):
+        def training_step(self, batch, batch_idx):
+            if self.current_epoch == 1:
+                raise ValueError("user bug")
+            return super().training_step(batch, batch_idx)
+
+    autolog.lightning.autolog()
+    trainer = lib.pl.Trainer(max_epochs=3, **TRAINER_QUIET)
+    before = list(trainer.callbacks)
+    with pytest.raises(ValueError, match="user bug"):
+        trainer.fit(Fails(), lib.loader(), lib.loader(32, seed=1))
+    assert trainer.callbacks == before
+    assert not any(isinstance(cb, autolog.lightning.AutologCallback) for cb in trainer.callbacks)
+    run = _only_run()
+    assert run.info.status == "FAILED"
+    assert [s for s, _ in _history(run, "val_loss")] == [0]  # the finished epoch is kept
+
+
+def test_datamodule_hyperparameters_are_params(lib):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch = lib.torch
+
+    class Data(lib.pl.LightningDataModule):
+        def __init__(self, batch_size: int = 16, noise: float = 0.25) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+        def _loader(self, seed):
+            g = torch.Generator().manual_seed(seed)
+            x = torch.randn(64, 4, generator=g)
+            return DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=self.hparams.batch_size)
+
+        def train_dataloader(self):
+            return self._loader(0)
+
+        def val_dataloader(self):
+            return self._loader(1)
+
+    autolog.lightning.autolog()
+    lib.pl.Trainer(max_epochs=1, **TRAINER_QUIET).fit(lib.Regressor(hidden=5), datamodule=Data(batch_size=32))
+    params = _only_run().data.params
+    assert params["batch_size"] == "32" and params["noise"] == "0.25"
+    assert params["hidden"] == "5"

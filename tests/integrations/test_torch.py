@@ -92,9 +92,11 @@ def test_gradient_accumulation_and_second_optimizer(torch):
     run_id = autolog.active_run().info.run_id
     autolog.end_run()
     history = _history(run_id, "train_loss")
-    # Three backward calls per optimizer step: each window averages 2 x 3 losses.
+    # Three backward calls per optimizer step: a step's loss is their sum, and each window
+    # averages two steps.
+    steps = [sum(losses[i:i + 3]) for i in range(0, len(losses), 3)]
     assert [s for s, _ in history] == [2, 4, 6]
-    assert [v for _, v in history] == pytest.approx(_windows(losses, 6), rel=1e-6)
+    assert [v for _, v in history] == pytest.approx(_windows(steps, 2), rel=1e-6)
     params = autolog.get_run(run_id).data.params
     assert params["optimizer.betas"] == "(0.8, 0.99)"
     assert params["optimizer_1_name"] == "RMSprop" and params["optimizer_1.lr"] == "0.002"
@@ -119,7 +121,8 @@ def test_many_backward_calls_without_a_step_stay_bounded(torch):
     run_id = autolog.active_run().info.run_id
     autolog.end_run()
     [(step, value)] = _history(run_id, "train_loss")
-    assert step == 1 and value == pytest.approx(sum(losses) / len(losses), rel=1e-5)
+    # One optimizer step: its loss is the sum of the 1,000 losses it accumulated.
+    assert step == 1 and value == pytest.approx(sum(losses), rel=1e-5)
 
 
 def test_user_run_gets_everything_and_exclusive_logs_nothing(torch):
@@ -325,3 +328,119 @@ def test_example_pytorch_tracking(torch, tmp_path):
         info = autolog.models.get_model_info(uri)
         assert info.metadata["flavor_metadata"]["serialization"] == "state_dict"
         assert autolog.load_model(uri)(torch.zeros(3, 20)).shape == (3, 2)
+
+
+# -- issue 9: the user's run after the optimizer, AMP and gradient accumulation --------------------
+
+def test_optimizer_built_before_start_run_logs_into_the_users_run(torch):
+    """The tutorial's shape: model and optimizer built, then the run started, then the loop."""
+    autolog.pytorch.autolog(log_every_n_steps=4)
+    model = _net(torch)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    assert autolog.active_run() is None  # building an optimizer opens no run
+    with autolog.start_run(run_name="mine") as run:
+        autolog.log_param("hidden_size", 8)
+        losses = _loop(torch, model, optimizer, 8)
+    runs = autolog.search_runs(output_format="list")
+    assert [r.info.run_id for r in runs] == [run.info.run_id]
+    stored = runs[0]
+    assert stored.data.params["optimizer_name"] == "Adam" and stored.data.params["hidden_size"] == "8"
+    assert [v for _, v in _history(run.info.run_id, "train_loss")] == pytest.approx(
+        _windows(losses, 4), rel=1e-6)
+
+
+def test_autolog_opened_run_gives_way_to_the_users_start_run(torch):
+    autolog.pytorch.autolog(log_every_n_steps=2)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    _loop(torch, model, optimizer, 3)  # no run active: the loop opens its own
+    own = autolog.active_run()
+    assert own is not None and own.data.tags["autolog.integration"] == "torch"
+    with autolog.start_run(run_name="user") as user:  # no "already active" error
+        assert autolog.active_run() is user
+        _loop(torch, model, optimizer, 2)
+    ended = autolog.get_run(own.info.run_id)
+    assert ended.info.status == "FINISHED"
+    # The loop's last, partial window went to its own run before it gave way.
+    assert [s for s, _ in _history(own.info.run_id, "train_loss")] == [2, 3]
+    assert [s for s, _ in _history(user.info.run_id, "train_loss")] == [2]
+    assert autolog.get_run(user.info.run_id).data.params["optimizer_name"] == "SGD"
+    assert autolog.active_run() is None
+
+
+def test_amp_grad_scaler_logs_the_unscaled_loss(torch):
+    autolog.pytorch.autolog(log_every_n_steps=1)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu")
+    assert scaler.get_scale() == 65536.0
+    x, y = _data(torch)
+    true_losses = []
+    with autolog.start_run() as run:
+        for step in range(4):
+            optimizer.zero_grad()
+            rows = slice(step % 3 * 16, step % 3 * 16 + 16)
+            loss = torch.nn.functional.mse_loss(model(x[rows]), y[rows])
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            true_losses.append(loss.item())
+    logged = [v for _, v in _history(run.info.run_id, "train_loss")]
+    assert len(logged) == 4
+    for got, want in zip(logged, true_losses):
+        assert got == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_gradient_accumulation_logs_the_steps_true_loss(torch, k):
+    autolog.pytorch.autolog(log_every_n_steps=1)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = _data(torch, n=48)
+    true_losses = []
+    with autolog.start_run() as run:
+        for step in range(3):
+            optimizer.zero_grad()
+            batch = slice(step * 16, step * 16 + 16)
+            micro = torch.arange(16).chunk(k)
+            for part in micro:
+                idx = part + step * 16
+                (torch.nn.functional.mse_loss(model(x[idx]), y[idx]) / k).backward()
+            with torch.no_grad():
+                # The step's true loss: the mean over its micro-batches (equal sizes).
+                true_losses.append(sum(torch.nn.functional.mse_loss(model(x[part + step * 16]),
+                                                                    y[part + step * 16]).item()
+                                       for part in micro) / k)
+            optimizer.step()
+            del batch
+    logged = [v for _, v in _history(run.info.run_id, "train_loss")]
+    assert len(logged) == 3
+    for got, want in zip(logged, true_losses):
+        assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_amp_with_accumulation_combined(torch):
+    autolog.pytorch.autolog(log_every_n_steps=1)
+    model = _net(torch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    x, y = _data(torch)
+    with autolog.start_run() as run:
+        optimizer.zero_grad()
+        parts = []
+        for half in (slice(0, 8), slice(8, 16)):
+            loss = torch.nn.functional.mse_loss(model(x[half]), y[half]) / 2
+            parts.append(loss.item())
+            scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    [(step, value)] = _history(run.info.run_id, "train_loss")
+    assert step == 1 and value == pytest.approx(sum(parts), rel=1e-5)
+
+
+def test_grad_scaler_patch_is_reverted(torch):
+    original = torch.amp.GradScaler.__dict__["scale"]
+    autolog.pytorch.autolog()
+    assert torch.amp.GradScaler.__dict__["scale"] is not original
+    autolog.pytorch.autolog(disable=True)
+    assert torch.amp.GradScaler.__dict__["scale"] is original

@@ -332,8 +332,16 @@ def test_module_imports_no_framework():
 
 
 def test_disable_restores_originals(data):
+    targets = [(xgb, "train"), (xgb, "cv"), (xgb.sklearn, "train"), (xgb.training, "train"),
+               (xgb.core.DMatrix, "__init__"), (xgb.XGBClassifier, "fit"), (xgb.sklearn.XGBModel, "fit")]
+    originals = [owner.__dict__[attr] for owner, attr in targets]
     autolog.xgboost.autolog()
+    assert xgb.sklearn.train is xgb.train  # one wrapper, installed in both places
+    assert all(owner.__dict__[attr] is not o for (owner, attr), o in zip(targets, originals)
+               if (owner, attr) != (xgb.training, "train"))
     autolog.xgboost.autolog(disable=True)
+    assert [owner.__dict__[attr] for owner, attr in targets] == originals
+    assert not any(_patch.is_patched(owner, attr) for owner, attr in targets)
     native_train(data, rounds=2)
     autolog.flush()
     assert autolog.search_runs(output_format="list") == []
@@ -393,3 +401,23 @@ def test_example_runs_and_logs(tmp_path):
     assert "best_validation_0-auc" in run.data.metrics
     assert {"model", "feature_importance_gain.json"} <= artifacts(run)
     assert "mean radius" in read_artifact(run, "feature_importance_gain.json")
+
+
+def test_cv_with_early_stopping_logs_exactly_the_rounds_it_returns(data):
+    X, y, _, _ = data
+    autolog.xgboost.autolog()
+    params = {"objective": "binary:logistic", "nthread": 1, "max_depth": 4, "eta": 0.9}
+    result = xgb.cv(params, xgb.DMatrix(X, y), num_boost_round=200, nfold=3, seed=1,
+                    early_stopping_rounds=3)
+    kept = len(result)
+    assert kept < 200
+    run = only_run()
+    assert run.data.params["early_stopping_rounds"] == "3"
+    for column in result.columns:
+        points = history(run, column)
+        assert [m.step for m in points] == list(range(kept)), column
+        assert [m.value for m in points] == pytest.approx(result[column].tolist())
+    metrics = run.data.metrics
+    assert metrics["best_iteration"] == kept - 1
+    assert metrics["stopped_iteration"] >= kept  # the rounds trained past the best are not logged
+    assert metrics["best_test-logloss-mean"] == pytest.approx(result["test-logloss-mean"].iloc[-1])

@@ -1,14 +1,20 @@
 """Schema creation and upgrades (Alembic).
 
-A new database gets the current schema in one ``create_all`` and is stamped with the head
-revision; an existing database at an older revision is upgraded by Alembic's scripts in
-``versions/``. Alembic is imported only when an upgrade is actually needed, so opening an
+One path for every database: a new one is built by running the revisions in ``versions/`` from
+the first to the head, and a database at an older revision runs the ones it lacks. So the
+scripts that upgrade users' databases are the scripts every test database is built with.
+
+A new revision is one file in ``versions/`` with ``down_revision`` naming the previous head and
+real ``op.`` operations; ``_schema.SCHEMA_REVISION`` and the tables in ``_schema`` follow the
+head (a test compares them), and a fixture database at the new revision joins
+``tests/store/fixtures/``. Alembic is imported only when something has to run, so opening an
 up-to-date store stays fast.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -33,40 +39,46 @@ def ensure_schema(conn: sa.Connection) -> None:
     revision = current_revision(conn)
     if revision == _schema.SCHEMA_REVISION:
         return
-    if revision is None:
-        if sa.inspect(conn).has_table("runs"):
-            raise StorageError(
-                "This database has a 'runs' table but no autolog schema revision; it was not "
-                "created by autolog. Point AUTOLOG_TRACKING_URI at another database."
-            )
-        _schema.metadata.create_all(conn)
-        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version "
-                             "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-        conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-                     {"v": _schema.SCHEMA_REVISION})
-        return
+    if revision is None and sa.inspect(conn).has_table("runs"):
+        raise StorageError(
+            "This database has a 'runs' table but no autolog schema revision; it was not "
+            "created by autolog. Point AUTOLOG_TRACKING_URI at another database."
+        )
     upgrade(conn)
 
 
-def upgrade(conn: sa.Connection) -> None:
+def script_directory() -> Any:
+    """Alembic's view of ``versions/`` (no ini file: the location is all it needs)."""
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", HERE)
-    script = ScriptDirectory.from_config(config)
+    return ScriptDirectory.from_config(config)
+
+
+def upgrade(conn: sa.Connection, target: str | None = None) -> None:
+    """Run every revision after the database's own (all of them for a new one) up to ``target``
+    (default: the head), stamping each, inside the caller's transaction.
+
+    Raises:
+        StorageError: the database is at a revision this autolog does not know.
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    script = script_directory()
     known = {rev.revision for rev in script.walk_revisions()}
     revision = current_revision(conn)
-    if revision not in known:
+    if revision is not None and revision not in known:
         raise StorageError(
             f"The tracking database is at schema revision {revision!r}, which this autolog does "
             "not know; upgrade autolog to read it."
         )
-    from alembic.operations import Operations
-
     context = MigrationContext.configure(conn)
+    steps = list(script.iterate_revisions(target or script.get_current_head(), revision or "base"))
     with Operations.context(context):
-        for rev in reversed(list(script.iterate_revisions(_schema.SCHEMA_REVISION, revision))):
+        # iterate_revisions walks from the upper revision down: run them oldest first.
+        for rev in reversed(steps):
             rev.module.upgrade()
             context.stamp(script, rev.revision)

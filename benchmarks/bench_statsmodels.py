@@ -33,7 +33,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import autolog  # noqa: E402
-from autolog.integrations import _statsmodels_results as reader  # noqa: E402
+from autolog.integrations.statsmodels import results as reader  # noqa: E402
 from autolog.integrations import statsmodels as integration  # noqa: E402
 
 

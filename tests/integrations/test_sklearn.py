@@ -20,8 +20,8 @@ np = require("numpy")
 
 import autolog  # noqa: E402
 from autolog.integrations import _patch  # noqa: E402
-from autolog.integrations import _sklearn_metrics as cheap  # noqa: E402
-from autolog.integrations import _sklearn_patching  # noqa: E402
+from autolog.integrations.sklearn import metrics as cheap  # noqa: E402
+from autolog.integrations.sklearn import patching as _sklearn_patching  # noqa: E402
 
 from sklearn import metrics  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
@@ -658,7 +658,7 @@ EXCLUDED = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extracti
 
 
 def test_every_estimator_logs_one_run_and_predicts_the_same(monkeypatch):
-    from autolog.integrations import _sklearn_fit
+    from autolog.integrations.sklearn import fit as _sklearn_fit
 
     # Files (plots, estimator.html) are covered above; skipping them keeps this test fast.
     for step in ("log_plots", "log_feature_importance", "log_estimator_html"):

@@ -11,8 +11,8 @@ cross-validation functions give one run with per-fold metrics. ``sklearn.metrics
 fitted model's predictions, and ``model.score``, are logged into the run of the model's fit.
 
 The framework is imported only by :func:`apply`, when the user imports ``sklearn``; the patches
-themselves are placed by :mod:`._sklearn_patching`, what they log is in :mod:`._sklearn_fit`,
-:mod:`._sklearn_search` and :mod:`._sklearn_post`.
+themselves are placed by :mod:`.patching`, what they log is in :mod:`.fit`,
+:mod:`.search` and :mod:`.post_training`.
 
 Limitations:
 
@@ -89,7 +89,7 @@ def apply(module: Any) -> None:
 
     Only hooks are set here: each submodule is patched when it is imported.
     """
-    from autolog.integrations import _sklearn_patching
+    from autolog.integrations.sklearn import patching as _sklearn_patching
 
     _sklearn_patching.install(module)
 

@@ -191,7 +191,7 @@ def _score_definer(estimator: Any) -> Any:
 
 
 def log_training_metrics(call: Call) -> None:
-    from autolog.integrations import _sklearn_metrics as cheap
+    from autolog.integrations.sklearn import metrics as cheap
 
     state, settings = call.state, call.settings
     estimator, X, y, weight = state["estimator"], state["X"], state["y"], state["sample_weight"]
@@ -259,7 +259,7 @@ def log_search_results(call: Call) -> None:
 
 def register_model(call: Call) -> None:
     if call.settings.get("log_post_training_metrics", True):
-        from autolog.integrations import _sklearn_post
+        from autolog.integrations.sklearn import post_training as _sklearn_post
 
         _sklearn_post.register_model(call.state["estimator"], call.run)
 
@@ -415,7 +415,7 @@ def log_plots(call: Call) -> None:
     report = call.state.get("classifier_report")
     if report is None or report.confusion is None:
         return
-    from autolog.integrations import _sklearn_plots as plots
+    from autolog.integrations.sklearn import plots
 
     run = call.run
     _common.render_figure(run, NAME, "training_confusion_matrix.png",
@@ -431,6 +431,6 @@ def log_search_artifacts(call: Call) -> None:
     estimator = call.state["estimator"]
     if not is_search(estimator) or not hasattr(estimator, "cv_results_"):
         return
-    from autolog.integrations import _sklearn_search as search
+    from autolog.integrations.sklearn import search
 
     search.log_search_files(call, estimator)

@@ -48,6 +48,7 @@ from autolog.errors import (
     InvalidInputError,
     NotFoundError,
     ParamConflictError,
+    PlotError,
     RunStateError,
     StorageError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "ParamConflictError",
+    "PlotError",
     "RunStateError",
     "RunStatus",
     "StorageError",

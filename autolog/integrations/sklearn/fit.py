@@ -220,7 +220,8 @@ def log_training_metrics(call: Call) -> None:
             if proba is None and hasattr(estimator, "predict_proba"):
                 proba = _try(estimator.predict_proba, X)
             report = cheap.classifier(y, pred, proba, getattr(estimator, "classes_", None), weight,
-                                      settings.get("pos_label"))
+                                      settings.get("pos_label"),
+                                      curves=bool(settings.get("plots", "lazy")))
             metrics.update(report.metrics)
             state["classifier_report"] = report
         elif pred is not None:
@@ -334,16 +335,16 @@ def _frozen(estimator: Any) -> Any:
 
 
 def log_estimator_html(call: Call) -> None:
-    # Rendered on the writer thread (the repr costs milliseconds), from a frozen copy.
+    # The structure is read on the writer thread (get_params of every step costs milliseconds),
+    # from a frozen copy; the page is drawn from it when someone opens estimator.html.
     frozen = _frozen(call.state["estimator"])
 
-    def task() -> None:
-        from sklearn.utils import estimator_html_repr
+    def build() -> Any:
+        from autolog.integrations.sklearn import plots
 
-        _common.write_text(run, NAME, "estimator.html", estimator_html_repr(frozen))
+        return plots.estimator_spec(frozen)
 
-    run = call.run
-    _common.in_background(run, NAME, "estimator.html", task)
+    _common.log_plot(call.run, NAME, "estimator.html", build)
 
 
 def _final_and_names(estimator: Any, X: Any) -> tuple[Any, list[str] | None]:
@@ -418,13 +419,14 @@ def log_plots(call: Call) -> None:
     from autolog.integrations.sklearn import plots
 
     run = call.run
-    _common.render_figure(run, NAME, "training_confusion_matrix.png",
-                          plots.confusion_matrix(report.labels, report.confusion))
+    # Looked up when built (on the writer thread), so a test can replace a builder.
+    _common.log_plot(run, NAME, "training_confusion_matrix.png",
+                     lambda: plots.confusion_matrix(report.labels, report.confusion))
     if report.roc is not None:
-        _common.render_figure(run, NAME, "training_roc_curve.png", plots.roc_curve(*report.roc))
+        _common.log_plot(run, NAME, "training_roc_curve.png", lambda: plots.roc_curve(*report.roc))
     if report.pr is not None:
-        _common.render_figure(run, NAME, "training_precision_recall_curve.png",
-                              plots.precision_recall_curve(*report.pr))
+        _common.log_plot(run, NAME, "training_precision_recall_curve.png",
+                         lambda: plots.precision_recall_curve(*report.pr))
 
 
 def log_search_artifacts(call: Call) -> None:

@@ -7,7 +7,8 @@ store", and batching stays one cross-cutting concern instead of a branch in each
   ``popleft`` on a deque are atomic under the GIL, so the training thread never takes a lock
   for a metric) and return without I/O.
 * The writer thread drains at least every ``interval`` seconds (0.5 s: data is committed less
-  than a second after it was logged) and whenever :meth:`flush` asks, one transaction per drain.
+  than a second after it was logged) and whenever :meth:`flush` asks, one transaction per drain
+  (run creations, params, tags, metrics, inputs and run ends together) where the store can.
 * :meth:`flush` is a barrier: everything enqueued before it is committed when it returns, and a
   storage failure since the last flush is raised there, once.
 * Reads flush first, so a process always reads what it logged.
@@ -45,7 +46,20 @@ from autolog.store.base import AbstractStore, new_run
 
 _WRITE_RETRIES = 3
 _MAX_QUEUED_OTHER = 256
+_MAX_GROUP_METRICS = 200_000
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
+
+
+class _Group:
+    """What one drain writes to the database: run creations, batches and inputs."""
+
+    def __init__(self) -> None:
+        self.creates: list[dict[str, Any]] = []
+        self.metrics: dict[str, list[Metric]] = collections.defaultdict(list)
+        self.params: dict[str, list[Param]] = collections.defaultdict(list)
+        self.tags: dict[str, list[RunTag]] = collections.defaultdict(list)
+        self.inputs: list[tuple[str, list[Dataset]]] = []
+        self.size = 0  # metrics gathered
 
 
 class BatchingStore(AbstractStore):
@@ -73,6 +87,7 @@ class BatchingStore(AbstractStore):
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._experiments: dict[str, Experiment] = {}
+        self._group = _Group()
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -210,48 +225,66 @@ class BatchingStore(AbstractStore):
             self._drain_locked()
 
     def _drain_locked(self) -> None:
-        # Run ends wait until the queues are empty, so that what a writer task queues in turn
-        # (a dataset fingerprint, a file) is stored before its run shows as ended.
-        ends: list[tuple[str, Any]] = []
+        # What the database gets (run creations, batches, inputs) is gathered in self._group and
+        # written at the end of the drain together with the run ends, in one transaction when
+        # the store can (one commit per autologged run in the common case: everything a fit
+        # queued before the writer woke). Tasks (files, plot specs, models) run first, in queue
+        # order. Run ends wait until the queues are empty, so that what a writer task queues in
+        # turn (a dataset fingerprint, a file) is stored before its run shows as ended. A task
+        # that reads the store flushes, which drains recursively and writes the group so far.
+        ends: list[tuple[str, str, int]] = []
         rounds = 0
         while (self._metrics or self._other) and rounds < 100:
             rounds += 1
-            metrics: dict[str, list[Metric]] = collections.defaultdict(list)
+            group = self._group  # re-read: a recursive drain may have written and replaced it
+            if group.size >= _MAX_GROUP_METRICS:
+                self._group = _Group()
+                self._commit(group, [])  # bounded memory when metrics pour in
+                group = self._group
+            group.size += min(len(self._metrics), 200_000)
             for _ in range(min(len(self._metrics), 200_000)):
                 run_id, key, value, ts, step = self._metrics.popleft()
-                metrics[run_id].append(Metric(key, value, ts, step))
-            params: dict[str, list[Param]] = collections.defaultdict(list)
-            tags: dict[str, list[RunTag]] = collections.defaultdict(list)
-            before: list[tuple[str, Any, Any]] = []
-            after: list[tuple[str, Any, Any]] = []
+                group.metrics[run_id].append(Metric(key, value, ts, step))
+            tasks: list[Callable[[], None]] = []
             for _ in range(len(self._other)):
                 kind, run_id, payload = self._other.popleft()
                 if kind == "batch":
-                    params[run_id].extend(payload[0])
-                    tags[run_id].extend(payload[1])
+                    group.params[run_id].extend(payload[0])
+                    group.tags[run_id].extend(payload[1])
+                elif kind == "create":
+                    group.creates.append(dict(payload, run_id=run_id))
+                elif kind == "inputs":
+                    group.inputs.append((run_id, payload))
+                elif kind == "end":
+                    ends.append((run_id, *payload))
                 else:
-                    # A run is created before anything logged to it; ends, inputs and tasks
-                    # (files, plots) come after the batches, in the order they were queued.
-                    (before if kind == "create" else after).append((kind, run_id, payload))
-            for _kind, run_id, payload in before:
-                self._guarded(lambda: self.inner.create_run(run_id=run_id, **payload))
-            run_ids = list(dict.fromkeys([*params, *tags, *metrics]))
-            batches = [(r, metrics.get(r, []), params.get(r, []), tags.get(r, [])) for r in run_ids]
-            if batches:
-                self._write(batches)
-            for kind, run_id, payload in after:
-                if kind == "end":
-                    ends.append((run_id, payload))
-                else:
-                    self._guarded(lambda: self._apply_later(kind, run_id, payload))
-        for run_id, (status, end_time) in ends:
-            self._guarded(lambda: self.inner.update_run_info(run_id, status=status, end_time=end_time))
+                    tasks.append(payload)
+            for task in tasks:
+                self._guarded(task)
+        group, self._group = self._group, _Group()
+        self._commit(group, ends)
 
-    def _apply_later(self, kind: str, run_id: str, payload: Any) -> None:
-        if kind == "inputs":
-            self.inner.log_inputs(run_id, payload)
-        else:
-            payload()
+    def _commit(self, group: "_Group", ends: list[tuple[str, str, int]]) -> None:
+        run_ids = list(dict.fromkeys([*group.params, *group.tags, *group.metrics]))
+        batches = [(r, group.metrics.get(r, []), group.params.get(r, []), group.tags.get(r, []))
+                   for r in run_ids]
+        if not (group.creates or batches or group.inputs or ends):
+            return
+        if self.inner.atomic_groups:
+            try:
+                self.inner.write_group(group.creates, batches, group.inputs, ends)
+                return
+            except Exception:  # noqa: BLE001 - nothing was stored: retry call by call below,
+                pass  # which retries a busy store and keeps one bad run from losing the others
+        for create in group.creates:
+            self._guarded(functools.partial(self.inner.create_run, **create))
+        if batches:
+            self._write(batches)
+        for run_id, datasets in group.inputs:
+            self._guarded(functools.partial(self.inner.log_inputs, run_id, datasets))
+        for run_id, status, end_time in ends:
+            self._guarded(functools.partial(self.inner.update_run_info, run_id, status=status,
+                                            end_time=end_time))
 
     def _write(self, batches: list[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
         for attempt in range(_WRITE_RETRIES):

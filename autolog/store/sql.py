@@ -266,27 +266,56 @@ class SqlStore(AbstractStore):
         owner: str | None = None,
         run_id: str | None = None,
     ) -> Run:
-        experiment = self.get_experiment(experiment_id)
+        run_id = run_id or uuid.uuid4().hex
+        experiment = self._transact(lambda conn: self._insert_run(
+            conn, experiment_id, run_name, start_time, tags, user_id, parent_run_id, owner, run_id))
+        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
+
+    def _insert_run(self, conn: sa.Connection, experiment_id: str, run_name: str, start_time: int,
+                    tags: Sequence[RunTag] = (), user_id: str = "", parent_run_id: str | None = None,
+                    owner: str | None = None, run_id: str | None = None) -> Experiment:
+        found = self._experiment_rows(
+            conn, S.experiments.c.experiment_id == self._experiment_key(experiment_id))
+        if not found:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+        experiment = found[0]
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
             )
-        run_id = run_id or uuid.uuid4().hex
-        artifact_uri = run_artifact_uri(experiment, run_id)
+        conn.execute(S.runs.insert().values(
+            run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
+            status=RunStatus.RUNNING, start_time=start_time, end_time=None,
+            artifact_uri=run_artifact_uri(experiment, str(run_id)),
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            user_id=user_id, parent_run_id=parent_run_id, owner=owner,
+        ))
+        if tags:
+            conn.execute(S.tags.insert(), [
+                {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+        return experiment
 
-        def create(conn: sa.Connection) -> None:
-            conn.execute(S.runs.insert().values(
-                run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
-                status=RunStatus.RUNNING, start_time=start_time, end_time=None,
-                artifact_uri=artifact_uri, lifecycle_stage=LifecycleStage.ACTIVE,
-                user_id=user_id, parent_run_id=parent_run_id, owner=owner,
-            ))
-            if tags:
-                conn.execute(S.tags.insert(), [
-                    {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+    atomic_groups = True
 
-        self._transact(create)
-        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
+    def write_group(self, creates: Sequence[dict[str, Any]],
+                    batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                    inputs: Sequence[tuple[str, Sequence[Dataset]]],
+                    ends: Sequence[tuple[str, str, int]]) -> None:
+        """All of it in one transaction (one commit, one fsync): a whole autologged run in the
+        common case."""
+        def write(conn: sa.Connection) -> None:
+            for create in creates:
+                self._insert_run(conn, **create)
+            if batches:
+                self._write_batches(conn, batches)
+            for run_id, datasets in inputs:
+                self._insert_inputs(conn, run_id, datasets)
+            for run_id, status, end_time in ends:
+                self._require_run(conn, run_id)
+                conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
+                    status=status, end_time=end_time))
+
+        self._transact(write)
 
     def _require_run(self, conn: sa.Connection, run_id: str) -> Any:
         row = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)).first()
@@ -360,20 +389,21 @@ class SqlStore(AbstractStore):
         self.log_many([(run_id, list(metrics), list(params), list(tags))])
 
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
-        def write(conn: sa.Connection) -> None:
-            known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
-                S.runs.c.run_id.in_({b[0] for b in batches})))}
-            for run_id, metrics, params, tags in batches:
-                if run_id not in known:
-                    raise NotFoundError(f"No run with id {run_id!r}.")
-                if params:
-                    self._insert_params(conn, run_id, params)
-                if tags:
-                    self._upsert_tags(conn, run_id, tags)
-                if metrics:
-                    self._insert_metrics(conn, run_id, metrics)
+        self._transact(lambda conn: self._write_batches(conn, batches))
 
-        self._transact(write)
+    def _write_batches(self, conn: sa.Connection,
+                       batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
+        known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
+            S.runs.c.run_id.in_({b[0] for b in batches})))}
+        for run_id, metrics, params, tags in batches:
+            if run_id not in known:
+                raise NotFoundError(f"No run with id {run_id!r}.")
+            if params:
+                self._insert_params(conn, run_id, params)
+            if tags:
+                self._upsert_tags(conn, run_id, tags)
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
 
     def _insert_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
@@ -463,21 +493,21 @@ class SqlStore(AbstractStore):
         return self._transact(load, write=False)
 
     def log_inputs(self, run_id: str, datasets: Sequence[Dataset]) -> None:
-        def write(conn: sa.Connection) -> None:
-            self._require_run(conn, run_id)
-            for d in datasets:
-                c = S.inputs.c
-                conn.execute(S.inputs.delete().where(sa.and_(
-                    c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
-                conn.execute(S.inputs.insert().values(
-                    run_id=run_id, digest=d.digest, context=d.context, name=d.name,
-                    shape=json.dumps(list(d.shape)) if d.shape is not None else None,
-                    columns=json.dumps(list(d.columns)) if d.columns is not None else None,
-                    dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
-                    source=d.source,
-                ))
+        self._transact(lambda conn: self._insert_inputs(conn, run_id, datasets))
 
-        self._transact(write)
+    def _insert_inputs(self, conn: sa.Connection, run_id: str, datasets: Sequence[Dataset]) -> None:
+        self._require_run(conn, run_id)
+        for d in datasets:
+            c = S.inputs.c
+            conn.execute(S.inputs.delete().where(sa.and_(
+                c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
+            conn.execute(S.inputs.insert().values(
+                run_id=run_id, digest=d.digest, context=d.context, name=d.name,
+                shape=json.dumps(list(d.shape)) if d.shape is not None else None,
+                columns=json.dumps(list(d.columns)) if d.columns is not None else None,
+                dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
+                source=d.source,
+            ))
 
     # -- reading runs ---------------------------------------------------------------------------
     def search_runs(

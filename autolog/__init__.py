@@ -122,6 +122,7 @@ _SUBMODULES = {
     "models": "autolog.models",
     "entities": "autolog.entities",
     "tracking": "autolog.tracking",
+    "artifacts": "autolog.artifacts",
 }
 
 

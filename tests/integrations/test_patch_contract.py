@@ -183,9 +183,7 @@ def test_failure_in_the_background_is_a_warning_and_goes_to_the_log(iris, monkey
     monkeypatch.setenv("AUTOLOG_STRICT", "0")
 
     def broken(labels, counts):
-        def draw(figure):
-            raise RuntimeError("cannot draw")
-        return draw
+        raise RuntimeError("cannot build the spec")
 
     monkeypatch.setattr(_sklearn_plots, "confusion_matrix", broken)
     autolog.sklearn.autolog()

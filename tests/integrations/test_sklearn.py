@@ -20,6 +20,7 @@ np = require("numpy")
 
 import autolog  # noqa: E402
 from autolog.integrations import _patch  # noqa: E402
+from autolog.store import artifacts as _artifacts  # noqa: E402
 from autolog.integrations.sklearn import metrics as cheap  # noqa: E402
 from autolog.integrations.sklearn import patching as _sklearn_patching  # noqa: E402
 
@@ -86,8 +87,9 @@ def artifact_paths(run_id, path=None):
 
 
 def read_artifact(run, name, mode="r"):
-    with open(os.path.join(run.info.artifact_uri, name), mode) as fh:
-        return fh.read()
+    # Through autolog, as a user reads it: pictures recorded as specs are drawn on this read.
+    data = _artifacts.repository(run.info.artifact_uri).read_bytes(name)
+    return data if "b" in mode else data.decode("utf-8")
 
 
 # -- enabling ---------------------------------------------------------------------------------------

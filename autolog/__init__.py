@@ -48,6 +48,7 @@ from autolog.errors import (
     InvalidInputError,
     NotFoundError,
     ParamConflictError,
+    PlotError,
     RunStateError,
     StorageError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "ParamConflictError",
+    "PlotError",
     "RunStateError",
     "RunStatus",
     "StorageError",
@@ -120,6 +122,7 @@ _SUBMODULES = {
     "models": "autolog.models",
     "entities": "autolog.entities",
     "tracking": "autolog.tracking",
+    "artifacts": "autolog.artifacts",
 }
 
 

@@ -7,6 +7,8 @@
                                           [--order-by CLAUSE]... [--max-results N]
                                           [--metric KEY]... [--param KEY]...
     autolog [--tracking-uri URI] runs show RUN_ID
+    autolog [--tracking-uri URI] artifacts list RUN_ID [PATH]
+    autolog [--tracking-uri URI] artifacts download RUN_ID [PATH] [--dst DIR]
 
 The tracking location is ``--tracking-uri``, else ``$AUTOLOG_TRACKING_URI``, else
 ``./autolog-runs``. Every error is one line on stderr, never a traceback: exit status 2 for bad
@@ -37,6 +39,7 @@ from autolog.errors import (
     FilterSyntaxError,
     InvalidInputError,
     NotFoundError,
+    PlotError,
 )
 
 __all__ = ["cli", "main"]
@@ -420,6 +423,51 @@ def runs_show(ctx: click.Context, run_id: str) -> None:
         if count > MAX_ARTIFACTS:
             lines.append(f"  ... and {count - MAX_ARTIFACTS} more")
     click.echo("\n".join(lines))
+
+
+@cli.group()
+def artifacts() -> None:
+    """List and download a run's artifacts (pictures are drawn on first download)."""
+
+
+@artifacts.command("list")
+@click.argument("run_id")
+@click.argument("path", required=False, default=None)
+@click.pass_context
+def artifacts_list(ctx: click.Context, run_id: str, path: str | None) -> None:
+    """List the files and folders directly under PATH (the run's root by default).
+
+    RUN_ID may be shortened to any unique prefix. A picture not drawn yet shows no size.
+    """
+    client = _client(ctx)
+    run = _resolve_run(client, run_id)
+    entries = client.list_artifacts(run.info.run_id, path)
+    if not entries:
+        click.echo("(no artifacts)")
+        return
+    rows = [[e.path + ("/" if e.is_dir else ""), "dir" if e.is_dir else "file",
+             "" if e.is_dir else _size(e.file_size)] for e in entries]
+    click.echo(_table(["Path", "Type", "Size"], rows))
+
+
+@artifacts.command("download")
+@click.argument("run_id")
+@click.argument("path", required=False, default=None)
+@click.option("--dst", "dst", metavar="DIR", default=".", show_default=True,
+              help="Folder to download into.")
+@click.pass_context
+def artifacts_download(ctx: click.Context, run_id: str, path: str | None, dst: str) -> None:
+    """Download a file or folder (all artifacts by default) and print where it went.
+
+    RUN_ID may be shortened to any unique prefix. Pictures recorded as plot specs are drawn.
+    """
+    client = _client(ctx)
+    run = _resolve_run(client, run_id)
+    try:
+        local = client.download_artifacts(run.info.run_id, path or "", os.path.abspath(dst))
+    except (ImportError, PlotError) as exc:  # a picture that cannot be drawn here: say why
+        raise CliError(_first_line(exc)) from None
+    click.echo(local)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

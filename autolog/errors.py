@@ -10,6 +10,7 @@
           ├── ParamConflictError      a param logged again with another value in the same run
           ├── NotFoundError           an experiment, run, artifact or model that does not exist
           ├── RunStateError           a run in the wrong state (nested misuse, deleted run, ...)
+          ├── PlotError               a plot spec that is malformed or cannot be drawn
           └── StorageError            the store or artifact folder failed (disk full, locked, ...)
     Warning
      └── AutologWarning               something autolog survived and reports once
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "ParamConflictError",
+    "PlotError",
     "RunStateError",
     "StorageError",
     "missing_dependency",
@@ -63,6 +65,10 @@ class NotFoundError(AutologError, LookupError):
 
 class RunStateError(AutologError):
     """An operation is not valid in the run's current state."""
+
+
+class PlotError(AutologError):
+    """A plot spec is malformed or could not be drawn (raised when the picture is read)."""
 
 
 class StorageError(AutologError):

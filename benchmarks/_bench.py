@@ -76,3 +76,75 @@ def own_time(targets: Sequence[tuple[Any, str, str]], enable: Callable[[bool], N
     enable(False)
     parts = {k: statistics.median(t.get(k, 0.0) for t in totals) for k in totals[0]}
     return sum(parts.values()), ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in parts.items())
+
+
+# -- training path and durable point -------------------------------------------------------------
+
+def _clocks() -> tuple[float, float]:
+    # process_time counts every thread of the process: the writer thread's work is included.
+    return time.perf_counter(), time.process_time()
+
+
+def paired_runs(workload: Callable[[], Any], enable: Callable[[bool], None], pairs: int,
+                warmup: bool = True) -> dict[str, list[float]]:
+    """Alternate ``pairs`` off and on runs of ``workload`` in this process.
+
+    Each on run is clocked at two points: when ``workload`` returns (the training path) and
+    when ``autolog.flush()`` returns (the durable point: everything the run recorded is
+    committed and its files written). The off run flushes inside its clock too (a no-op with
+    autolog off), so both sides run the same code. Wall time and process CPU (all threads, so
+    the writer thread's work counts). ``enable(on)`` switches autolog.
+    """
+    import autolog
+
+    if warmup:  # imports, thread pools, first-use caches: not what is measured
+        for state in (False, True):
+            enable(state)
+            workload()
+            autolog.flush()
+    keys = ("off_wall", "off_cpu", "path_wall", "path_cpu", "durable_wall", "durable_cpu")
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(pairs):
+        enable(False)
+        autolog.flush()
+        w0, c0 = _clocks()
+        workload()
+        autolog.flush()
+        w1, c1 = _clocks()
+        out["off_wall"].append(w1 - w0)
+        out["off_cpu"].append(c1 - c0)
+        enable(True)
+        w0, c0 = _clocks()
+        workload()
+        w1, c1 = _clocks()
+        autolog.flush()
+        w2, c2 = _clocks()
+        out["path_wall"].append(w1 - w0)
+        out["path_cpu"].append(c1 - c0)
+        out["durable_wall"].append(w2 - w0)
+        out["durable_cpu"].append(c2 - c0)
+    enable(False)
+    return out
+
+
+def print_pairs(label: str, runs: dict[str, list[float]], per: int = 1,
+                target: str = "") -> dict[str, float]:
+    """Print the off time and autolog's overhead at both points, wall and CPU: the median of
+    the paired (on - off) differences per unit of work (``per`` fits in one run), and the
+    median of the paired on/off ratios. Returns the figures printed (ms and ratios)."""
+    med = statistics.median
+    off_w, off_c = med(runs["off_wall"]) * 1000 / per, med(runs["off_cpu"]) * 1000 / per
+    figures = {"off_ms": off_w, "off_cpu_ms": off_c}
+    print(f"{label}: off {off_w:.2f} ms wall, {off_c:.2f} ms CPU"
+          f"{' per fit' if per > 1 else ''} ({len(runs['off_wall'])} pairs){'; ' + target if target else ''}")
+    for point, name in (("path", "training path"), ("durable", "durable point")):
+        extra = {}
+        for clock in ("wall", "cpu"):
+            on, off = runs[f"{point}_{clock}"], runs[f"off_{clock}"]
+            extra[clock] = (med(b - a for a, b in zip(off, on)) * 1000 / per,
+                            med(b / a for a, b in zip(off, on) if a > 0) if any(off) else float("nan"))
+        figures[f"{point}_ms"], figures[f"{point}_ratio"] = extra["wall"]
+        figures[f"{point}_cpu_ms"], figures[f"{point}_cpu_ratio"] = extra["cpu"]
+        print(f"  {name + ':':15s} {extra['wall'][0]:+9.2f} ms wall (x{extra['wall'][1]:.3f}), "
+              f"{extra['cpu'][0]:+9.2f} ms CPU (x{extra['cpu'][1]:.3f})")
+    return figures

@@ -3,17 +3,17 @@
 Workload: 200 boosting rounds with one eval set on 20,000 x 50 synthetic data (binary
 classification), 2 threads. Each timed run builds the data containers (DMatrix / Dataset, where
 autolog fingerprints the data) and trains; autolog off and on alternate, repeated, medians
-compared. The writer thread's remaining work (model file, plots) is flushed after each run,
-outside the timed region, and reported on its own line.
+compared. Each on run is clocked when training returns (the training path) and when
+``autolog.flush()`` returns (the durable point: model file, importance JSON and plot specs
+written), in wall time and process CPU.
 
-    python benchmarks/bench_boosting.py [--reps 7] [--rounds 200] [--framework xgboost]
+    python benchmarks/bench_boosting.py [--reps 5] [--rounds 200] [--framework xgboost]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,34 +66,12 @@ def lightgbm_workload(rounds: int) -> Callable[[], None]:
 
 def measure(name: str, enable: Callable[[bool], None], workload: Callable[[], None],
             reps: int) -> float:
-    """Alternate off/on runs; print medians, the median of adjacent on/off pairs (robust to a
-    machine whose load drifts) and the best-case ratio. Returns the median time off."""
-    enable(False)
-    workload()  # warm-up: library init, thread pools, first-use imports
-    enable(True)
-    workload()
-    autolog.flush()
-    off: list[float] = []
-    on: list[float] = []
-    flushes: list[float] = []
-    for _ in range(reps):
-        for state in (False, True):
-            enable(state)
-            start = time.perf_counter()
-            workload()
-            elapsed = time.perf_counter() - start
-            (on if state else off).append(elapsed)
-            if state:
-                start = time.perf_counter()
-                autolog.flush()  # not the training path: the writer's work after the call
-                flushes.append(time.perf_counter() - start)
-    enable(False)
-    m_off, m_on = statistics.median(off), statistics.median(on)
-    paired = statistics.median(b / a for a, b in zip(off, on))
-    print(f"{name}: off {m_off * 1000:8.1f} ms  on {m_on * 1000:8.1f} ms  "
-          f"ratio x{m_on / m_off:.3f}  paired x{paired:.3f}  min x{min(on) / min(off):.3f}  "
-          f"({reps} pairs; writer flush after the call {statistics.median(flushes) * 1000:.0f} ms)")
-    return m_off
+    """Paired off/on runs (``_bench.paired_runs``): autolog's overhead at the training path
+    and at the durable point (``autolog.flush()`` inside the clock: the model file, the
+    importance JSON and plot specs written), wall and CPU. Returns the median time off."""
+    runs = _bench.paired_runs(workload, enable, reps)
+    figures = _bench.print_pairs(name, runs, target="target <= x1.05 durable")
+    return figures["off_ms"] / 1000
 
 
 def own_time(name: str, module: Any, hooks: tuple[str, ...], enable: Callable[[bool], None],
@@ -129,7 +107,7 @@ def per_round_cost(rounds: int = 5000, metrics: int = 4) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--framework", choices=("xgboost", "lightgbm", "both"), default="both")
     args = parser.parse_args()

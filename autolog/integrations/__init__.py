@@ -121,6 +121,7 @@ def autolog(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     disable_for_unsupported_versions: bool = False,
+    plots: str | bool = "lazy",
 ) -> None:
     """Enable autologging for every installed framework (or those in ``include``).
 
@@ -128,12 +129,21 @@ def autolog(
     explicit ``autolog.<name>.autolog(...)`` call wins over this one, except ``disable=True``,
     which turns every integration off and restores the original functions.
 
+    ``plots`` applies to the integrations that make pictures (confusion matrices, curves,
+    importance charts, ``estimator.html``): ``"lazy"`` records them as plot specs, drawn when
+    someone first reads them (``Client.download_artifacts``, the CLI, the server); ``"eager"``
+    also draws them on the writer thread, for browsing the artifact folder directly; ``False``
+    records neither.
+
     Raises:
-        InvalidInputError: ``include``/``exclude`` name an unknown integration, or
-            ``max_tuning_runs`` is negative.
+        InvalidInputError: ``include``/``exclude`` name an unknown integration,
+            ``max_tuning_runs`` is negative, or ``plots`` is not "lazy", "eager" or False.
     """
     from autolog.errors import InvalidInputError
     from autolog.integrations._registry import integrations
+    from autolog.plots import check_mode
+
+    plots = check_mode(plots)
 
     if max_tuning_runs is not None and max_tuning_runs < 0:
         raise InvalidInputError("max_tuning_runs must be None or >= 0.")
@@ -143,6 +153,7 @@ def autolog(
         "log_datasets": log_datasets, "log_post_training_metrics": log_post_training_metrics,
         "max_tuning_runs": max_tuning_runs, "extra_tags": extra_tags,
         "disable_for_unsupported_versions": disable_for_unsupported_versions,
+        "plots": plots,
     }
     known = {i.name for i in integrations()}
     for name in list(include or []) + list(exclude or []):

@@ -263,23 +263,20 @@ def _log_per_class(run: Any, integration: str, kind: str, names: Sequence[str],
                    values: Sequence[Sequence[float]]) -> None:
     payload = {str(n): [float(x) for x in v] for n, v in zip(names, values)}
     _common.write_json(run, integration, f"feature_importance_{kind}.json", payload)
-    top = sorted(payload.items(), key=lambda p: sum(abs(x) for x in p[1]), reverse=True)[:30][::-1]
-    n_classes = max((len(v) for _, v in top), default=0)
 
-    def draw(figure: Any) -> None:
-        ax = figure.add_subplot(1, 1, 1)
-        height = 0.8 / max(n_classes, 1)
-        for k in range(n_classes):
-            ax.barh([i + k * height for i in range(len(top))], [v[k] for _, v in top],
-                    height=height, label=f"class {k}")
-        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(top))])
-        ax.set_yticklabels([n for n, _ in top])
-        ax.set_title(f"Feature importance ({kind})")
-        ax.set_xlabel("importance")
-        ax.legend(loc="lower right", fontsize="small")
+    def build() -> Mapping[str, Any]:
+        from autolog.plots import spec
 
-    _common.render_figure(run, integration, f"feature_importance_{kind}.png", draw,
-                          figsize=(7.0, max(3.0, 0.3 * len(top) * max(n_classes, 1) / 2 + 1.5)))
+        totals = {n: sum(abs(x) for x in v) for n, v in payload.items()}
+        top = sorted(payload, key=lambda n: totals[n], reverse=True)[:30]
+        n_classes = max((len(payload[n]) for n in top), default=0)
+        groups = [{"name": f"class {k}",
+                   "values": [payload[n][k] if k < len(payload[n]) else None for n in top]}
+                  for k in range(n_classes)]
+        return spec.bars(top, [totals[n] for n in top], f"Feature importance ({kind})",
+                         x_label="importance", groups=groups)
+
+    _common.log_plot(run, integration, f"feature_importance_{kind}.png", build)
 
 
 def log_model(call: Call, integration: str, model: Any, example: Any,

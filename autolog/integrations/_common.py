@@ -1,9 +1,9 @@
 """What every integration logs the same way: params, metrics, datasets, models, text and plots.
 
 All of it goes through the batching writer: params and metrics are validated and queued; model
-files, text artifacts and plots are written or rendered on the writer thread, so nothing here
-does disk I/O on the training path. Plots use matplotlib's object API on an Agg canvas, never
-``pyplot``, so the user's figures and backend are untouched.
+files, text artifacts and plot specs are written on the writer thread, so nothing here does
+disk I/O on the training path. Plots are recorded as data (:mod:`autolog.plots`) and drawn when
+someone reads them, unless ``plots="eager"``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from autolog._validation import metric_value, param_value, tag_value, validate_k
 from autolog.entities import Param, RunTag
 from autolog.errors import ParamConflictError
 from autolog._log import logger
+from autolog.integrations import _config
 from autolog.integrations._patch import Call, report
 from autolog.store import artifacts as _artifacts
 
@@ -147,34 +148,43 @@ def log_model(run: Any, integration: str, model: Any, name: str = "model", *,
     in_background(run, integration, f"log_model({name})", lambda: save(frozen))
 
 
-def render_figure(run: Any, integration: str, artifact_file: str,
-                  draw: Callable[[Any], None], figsize: tuple[float, float] = (6.0, 4.5)) -> None:
-    """Draw with ``draw(figure)`` and save a PNG, on the writer thread, with an Agg canvas.
+def plots_mode(integration: str) -> str | bool:
+    """The integration's ``plots=`` setting, read at call time: "lazy", "eager" or False."""
+    return (_config.get_config(integration) or {}).get("plots", "lazy")  # type: ignore[no-any-return]
 
-    Quietly does nothing when matplotlib is not installed.
+
+def log_plot(run: Any, integration: str, artifact_file: str,
+             build: Callable[[], Mapping[str, Any]]) -> None:
+    """Record a picture as its plot spec ``<artifact_file>.plotspec.json``.
+
+    ``build()`` returns the spec (:mod:`autolog.plots.spec`); it runs on the writer thread.
+    Under ``plots="eager"`` the picture is drawn there too (when matplotlib is installed);
+    under ``plots=False`` nothing is recorded. Readers draw a missing picture from its spec.
     """
-    import importlib.util
-
-    # find_spec, not import: importing matplotlib costs ~100 ms, which belongs on the writer.
-    if importlib.util.find_spec("matplotlib") is None:
+    mode = plots_mode(integration)
+    if not mode:
         return
     repo = _artifacts.repository(run.info.artifact_uri)
 
     def task() -> None:
-        import io
+        from autolog.plots import SPEC_SUFFIX, spec
 
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        built = build()
+        repo.write_bytes(artifact_file + SPEC_SUFFIX, spec.dumps(built))
+        if mode == "eager" and _can_draw(artifact_file):
+            from autolog.plots import draw
 
-        figure = Figure(figsize=figsize)
-        FigureCanvasAgg(figure)
-        draw(figure)
-        figure.tight_layout()
-        buf = io.BytesIO()
-        figure.savefig(buf, format="png", dpi=100)
-        repo.write_bytes(artifact_file, buf.getvalue())
+            repo.write_bytes(artifact_file, draw.render(built, artifact_file))
 
     in_background(run, integration, artifact_file, task)
+
+
+def _can_draw(artifact_file: str) -> bool:
+    import importlib.util
+
+    # Eager drawing without matplotlib keeps the spec only; a reader draws it (or says what
+    # to install).
+    return artifact_file.endswith(".html") or importlib.util.find_spec("matplotlib") is not None
 
 
 def log_feature_importance(run: Any, integration: str, names: Sequence[str],
@@ -183,16 +193,14 @@ def log_feature_importance(run: Any, integration: str, names: Sequence[str],
     """``feature_importance{suffix}.json`` ({name: value}) and a bar chart of the top 30."""
     pairs = [(str(n), float(v)) for n, v in zip(names, values)]
     write_json(run, integration, f"feature_importance{suffix}.json", dict(pairs))
-    top = sorted(pairs, key=lambda p: abs(p[1]), reverse=True)[:30][::-1]
 
-    def draw(figure: Any) -> None:
-        ax = figure.add_subplot(1, 1, 1)
-        ax.barh([p[0] for p in top], [p[1] for p in top], color="#4c72b0")
-        ax.set_title(title)
-        ax.set_xlabel("importance")
+    def build() -> Mapping[str, Any]:
+        from autolog.plots import spec
 
-    render_figure(run, integration, f"feature_importance{suffix}.png", draw,
-                  figsize=(7.0, max(3.0, 0.3 * len(top) + 1.5)))
+        top = sorted(pairs, key=lambda p: abs(p[1]), reverse=True)[:30]
+        return spec.bars([p[0] for p in top], [p[1] for p in top], title, x_label="importance")
+
+    log_plot(run, integration, f"feature_importance{suffix}.png", build)
 
 
 def feature_names(X: Any, n_features: int | None = None, fitted: Any = None) -> list[str]:

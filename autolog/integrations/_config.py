@@ -22,6 +22,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "max_tuning_runs": 5,
     "extra_tags": None,
     "disable_for_unsupported_versions": False,
+    "plots": "lazy",
 }
 
 _settings: dict[str, dict[str, Any]] = {}

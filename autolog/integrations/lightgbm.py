@@ -48,7 +48,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
             log_model_signatures: bool = True, log_datasets: bool = True,
             disable_for_unsupported_versions: bool = False,
             extra_tags: dict[str, str] | None = None,
-            importance_types: Sequence[str] = IMPORTANCE_TYPES) -> None:
+            importance_types: Sequence[str] = IMPORTANCE_TYPES,
+            plots: str | bool = "lazy") -> None:
     """Enable (or disable) autologging of LightGBM training.
 
     Args:
@@ -62,10 +63,16 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
         disable_for_unsupported_versions: stay off on LightGBM versions outside the tested range.
         extra_tags: tags added to every run the integration starts.
         importance_types: ``Booster.feature_importance`` types to log.
+        plots: ``"lazy"`` records each importance chart as a plot spec, drawn when first
+            read; ``"eager"`` also draws it on the writer thread; ``False`` records none (the
+            ``feature_importance_<type>.json`` files are logged either way).
 
     Raises:
-        InvalidInputError: an unknown importance type.
+        InvalidInputError: an unknown importance type, or an unknown ``plots``.
     """
+    from autolog.plots import check_mode
+
+    plots = check_mode(plots)
     if isinstance(importance_types, str):
         importance_types = (importance_types,)
     importance_types = tuple(importance_types)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from autolog.errors import InvalidInputError
-from autolog.integrations import _common, _torch_model, configure
+from autolog.integrations import _common, configure
+from autolog.integrations.torch import model as _torch_model
 from autolog.integrations._patch import Call, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
 

@@ -47,7 +47,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
             disable_for_unsupported_versions: bool = False,
             extra_tags: dict[str, str] | None = None,
             importance_types: Sequence[str] = ("weight", "gain"),
-            model_format: str = "ubj") -> None:
+            model_format: str = "ubj",
+            plots: str | bool = "lazy") -> None:
     """Enable (or disable) autologging of XGBoost training.
 
     Args:
@@ -62,10 +63,16 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
         extra_tags: tags added to every run the integration starts.
         importance_types: the ``Booster.get_score`` types logged as feature importance.
         model_format: ``"ubj"`` (binary, default) or ``"json"``.
+        plots: ``"lazy"`` records each importance chart as a plot spec, drawn when first
+            read; ``"eager"`` also draws it on the writer thread; ``False`` records none (the
+            ``feature_importance_<type>.json`` files are logged either way).
 
     Raises:
-        InvalidInputError: an unknown ``model_format`` or importance type.
+        InvalidInputError: an unknown ``model_format`` or importance type, or an unknown ``plots``.
     """
+    from autolog.plots import check_mode
+
+    plots = check_mode(plots)
     if isinstance(importance_types, str):
         importance_types = (importance_types,)
     importance_types = tuple(importance_types)

@@ -77,6 +77,11 @@ class Backlog:
             self._drop(self.ops[0], StorageError(
                 f"the store has been failing and more than {MAX_VALUES} values were waiting"))
 
+    def push_front(self, ops: list[Op]) -> None:
+        """Put ``ops`` first in line, in order (they replace an op that is running now)."""
+        self.ops.extendleft(reversed(ops))
+        self.values += sum(op.count for op in ops)
+
     def _drop(self, op: Op, exc: BaseException) -> None:
         self.ops.popleft()
         self.values -= op.count

@@ -243,9 +243,19 @@ def register_scheme(scheme: str, factory: str | Callable[[str], ArtifactReposito
 def repository(uri: str) -> ArtifactRepository:
     """The repository for an artifact root URI (a run's ``artifact_uri``).
 
+    Every repository comes wrapped in :class:`autolog.plots.repository.PlotRepository`: plots
+    recorded as specs are listed under their drawn name and drawn on first read.
+
     Raises:
         InvalidInputError: no repository handles the URI's scheme.
     """
+    from autolog.plots.repository import PlotRepository  # here: keeps `import autolog` light
+
+    inner = _backend(uri)
+    return inner if isinstance(inner, PlotRepository) else PlotRepository(inner)
+
+
+def _backend(uri: str) -> ArtifactRepository:
     scheme, sep, rest = uri.partition("://")
     if not sep or len(scheme) == 1:  # a plain path (a Windows drive letter is no scheme)
         return LocalArtifactRepository(uri)

@@ -16,7 +16,7 @@ Guarantees of every implementation:
 from __future__ import annotations
 
 import abc
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from autolog.entities import (
     Dataset,
@@ -173,6 +173,32 @@ class AbstractStore(abc.ABC):
         """Store several runs' batches; a backend may do it in one transaction."""
         for run_id, metrics, params, tags in batches:
             self.log_batch(run_id, metrics, params, tags)
+
+    #: True when :meth:`write_group` stores all or nothing (one transaction).
+    atomic_groups = False
+
+    def write_group(self, creates: Sequence[dict[str, Any]],
+                    batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                    inputs: Sequence[tuple[str, Sequence[Dataset]]],
+                    ends: Sequence[tuple[str, str, int]]) -> None:
+        """Create runs (``creates``: :meth:`create_run` keyword arguments, ``run_id`` given),
+        then store batches, inputs and run ends (``(run_id, status, end_time)``), in this order.
+
+        A backend that sets :attr:`atomic_groups` does it in one transaction: all or nothing.
+
+        Raises:
+            NotFoundError: a run or experiment does not exist.
+            RunStateError: an experiment is deleted.
+            ParamConflictError: a param conflicts with a stored one.
+        """
+        for create in creates:
+            self.create_run(**create)
+        if batches:
+            self.log_many(batches)
+        for run_id, datasets in inputs:
+            self.log_inputs(run_id, datasets)
+        for run_id, status, end_time in ends:
+            self.update_run_info(run_id, status=status, end_time=end_time)
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:

@@ -7,7 +7,8 @@ store", and batching stays one cross-cutting concern instead of a branch in each
   ``popleft`` on a deque are atomic under the GIL, so the training thread never takes a lock
   for a metric) and return without I/O.
 * The writer thread drains at least every ``interval`` seconds (0.5 s: data is committed less
-  than a second after it was logged) and whenever :meth:`flush` asks, one transaction per drain.
+  than a second after it was logged) and whenever :meth:`flush` asks, one transaction per drain
+  (run creations, params, tags, metrics, inputs and run ends together) where the store can.
 * :meth:`flush` is a barrier: everything enqueued before it is committed when it returns (or
   kept for retrying, see below), and a storage failure of a user's run since the last flush is
   raised there, once.
@@ -50,7 +51,20 @@ from autolog.store._backlog import Op
 from autolog.store.base import AbstractStore, new_run
 
 _MAX_QUEUED_OTHER = 256
+_MAX_GROUP_METRICS = 200_000
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
+
+
+class _Group:
+    """What one drain writes to the database: run creations, batches and inputs."""
+
+    def __init__(self) -> None:
+        self.creates: list[dict[str, Any]] = []
+        self.metrics: dict[str, list[Metric]] = collections.defaultdict(list)
+        self.params: dict[str, list[Param]] = collections.defaultdict(list)
+        self.tags: dict[str, list[RunTag]] = collections.defaultdict(list)
+        self.inputs: list[tuple[str, list[Dataset]]] = []
+        self.size = 0  # metrics gathered
 
 
 class BatchingStore(AbstractStore):
@@ -86,6 +100,7 @@ class BatchingStore(AbstractStore):
         self._managed: dict[str, str] = {}
         self._lost: dict[str | None, tuple[dict[str, int], BaseException]] = {}
         self._backlog = _backlog.Backlog(self.retry_window, self._on_failure)
+        self._group = _Group()
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -231,49 +246,79 @@ class BatchingStore(AbstractStore):
                 self._publish_losses()
 
     def _drain_locked(self, force: bool) -> None:
-        # Run ends wait until the queues are empty, so that what a writer task queues in turn
-        # (a dataset fingerprint, a file) is stored before its run shows as ended.
-        ends: list[Op] = []
+        # What the database gets (run creations, batches, inputs) is gathered in self._group and
+        # written at the end of the drain together with the run ends: one transaction per
+        # autologged run in the common case (everything a fit queued before the writer woke),
+        # where the store can. Tasks (files, plot specs, models) go first, in queue order. Run
+        # ends wait until the queues are empty, so that what a writer task queues in turn (a
+        # dataset fingerprint, a file) is stored before its run shows as ended. A task that reads
+        # the store flushes, which drains recursively and writes the group gathered so far.
+        # Every write goes through the backlog, which keeps and retries it while the store fails.
+        ends: list[tuple[str, str, int]] = []
         rounds = 0
         while (self._metrics or self._other) and rounds < 100:
             rounds += 1
-            metrics: dict[str, list[Metric]] = collections.defaultdict(list)
+            group = self._group  # re-read: a recursive drain may have written and replaced it
+            if group.size >= _MAX_GROUP_METRICS:
+                self._group = _Group()
+                self._backlog.add(self._group_ops(group, []))  # bounded memory when metrics pour in
+                group = self._group
+            group.size += min(len(self._metrics), 200_000)
             for _ in range(min(len(self._metrics), 200_000)):
                 run_id, key, value, ts, step = self._metrics.popleft()
-                metrics[run_id].append(Metric(key, value, ts, step))
-            params: dict[str, list[Param]] = collections.defaultdict(list)
-            tags: dict[str, list[RunTag]] = collections.defaultdict(list)
-            before: list[Op] = []
-            after: list[Op] = []
+                group.metrics[run_id].append(Metric(key, value, ts, step))
+            tasks: list[Op] = []
             for _ in range(len(self._other)):
                 kind, run_id, payload = self._other.popleft()
                 if kind == "batch":
-                    params[run_id].extend(payload[0])
-                    tags[run_id].extend(payload[1])
+                    group.params[run_id].extend(payload[0])
+                    group.tags[run_id].extend(payload[1])
                 elif kind == "create":
-                    # A run is created before anything logged to it.
-                    before.append(Op("its creation", functools.partial(
-                        self.inner.create_run, run_id=run_id, **payload), {run_id: 0}))
-                elif kind == "end":
-                    ends.append(Op("its end", functools.partial(
-                        self.inner.update_run_info, run_id, status=payload[0],
-                        end_time=payload[1]), {run_id: 0}))
+                    group.creates.append(dict(payload, run_id=run_id))
                 elif kind == "inputs":
-                    # Inputs and tasks (files, plots) come after the batches, in queue order.
-                    after.append(Op("dataset inputs", functools.partial(
-                        self.inner.log_inputs, run_id, payload), {run_id: len(payload)}))
+                    group.inputs.append((run_id, payload))
+                elif kind == "end":
+                    ends.append((run_id, *payload))
                 else:
-                    after.append(Op("a file", payload, {None: 0}))
-            run_ids = list(dict.fromkeys([*params, *tags, *metrics]))
-            batches = [(r, metrics.get(r, []), params.get(r, []), tags.get(r, [])) for r in run_ids]
-            if batches:
-                before.append(Op("params, metrics and tags", functools.partial(self._write, batches),
-                                 {b[0]: len(b[1]) + len(b[2]) + len(b[3]) for b in batches}))
-            self._backlog.add(before + after)
+                    tasks.append(Op("a file", payload, {None: 0}))
+            self._backlog.add(tasks)
             self._backlog.run(force)
-        if ends:
-            self._backlog.add(ends)
+        group, self._group = self._group, _Group()
+        self._backlog.add(self._group_ops(group, ends))
         self._backlog.run(force)
+
+    def _group_ops(self, group: "_Group", ends: list[tuple[str, str, int]]) -> list[Op]:
+        """The backlog ops that write a group: the writes one by one (a run is created before
+        anything is logged to it; inputs, then ends, after the batches), or, where the store
+        writes a group all or nothing, one op for all of them that falls back to the writes one
+        by one when it fails (they retry a busy store and keep one bad run from losing the
+        others, each reported for its own run)."""
+        run_ids = list(dict.fromkeys([*group.params, *group.tags, *group.metrics]))
+        batches = [(r, group.metrics.get(r, []), group.params.get(r, []), group.tags.get(r, []))
+                   for r in run_ids]
+        ops = [Op("its creation", functools.partial(self.inner.create_run, **create),
+                  {create["run_id"]: 0}) for create in group.creates]
+        if batches:
+            ops.append(Op("params, metrics and tags", functools.partial(self._write, batches),
+                          {b[0]: len(b[1]) + len(b[2]) + len(b[3]) for b in batches}))
+        ops += [Op("dataset inputs", functools.partial(self.inner.log_inputs, run_id, datasets),
+                   {run_id: len(datasets)}) for run_id, datasets in group.inputs]
+        ops += [Op("its end", functools.partial(self.inner.update_run_info, run_id, status=status,
+                                                end_time=end_time), {run_id: 0})
+                for run_id, status, end_time in ends]
+        if len(ops) < 2 or not self.inner.atomic_groups:
+            return ops
+        values: dict[str | None, int] = collections.Counter()
+        for op in ops:
+            values.update(op.values)
+
+        def write_all() -> None:
+            try:
+                self.inner.write_group(group.creates, batches, group.inputs, ends)
+            except Exception:  # noqa: BLE001 - nothing was stored: the writes one by one next
+                self._backlog.push_front(ops)
+
+        return [Op("params, metrics and tags", write_all, dict(values))]
 
     def _write(self, batches: list[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
         try:

@@ -279,27 +279,83 @@ class SqlStore(AbstractStore):
         owner: str | None = None,
         run_id: str | None = None,
     ) -> Run:
-        experiment = self.get_experiment(experiment_id)
+        run_id = run_id or uuid.uuid4().hex
+        experiment = self._transact(lambda conn: self._insert_run(
+            conn, experiment_id, run_name, start_time, tags, user_id, parent_run_id, owner, run_id))
+        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
+
+    def _insert_run(self, conn: sa.Connection, experiment_id: str, run_name: str, start_time: int,
+                    tags: Sequence[RunTag] = (), user_id: str = "", parent_run_id: str | None = None,
+                    owner: str | None = None, run_id: str | None = None,
+                    status: str = RunStatus.RUNNING, end_time: int | None = None,
+                    experiments: dict[str, Experiment] | None = None) -> Experiment:
+        experiment = (experiments or {}).get(experiment_id)
+        if experiment is None:
+            where = S.experiments.c.experiment_id == self._experiment_key(experiment_id)
+            if experiments is None:
+                found = self._experiment_rows(conn, where)
+            else:  # a group needs no experiment tags: one query instead of two
+                e = S.experiments.c
+                found = [Experiment(experiment_id=str(r.experiment_id), name=r.name,
+                                    artifact_location=r.artifact_location,
+                                    lifecycle_stage=r.lifecycle_stage, tags={},
+                                    creation_time=r.creation_time,
+                                    last_update_time=r.last_update_time)
+                         for r in conn.execute(sa.select(
+                             e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,
+                             e.creation_time, e.last_update_time).where(where))]
+            if not found:
+                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+            experiment = found[0]
+            if experiments is not None:
+                experiments[experiment_id] = experiment
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
             )
-        run_id = run_id or uuid.uuid4().hex
-        artifact_uri = run_artifact_uri(experiment, run_id)
+        conn.execute(S.runs.insert().values(
+            run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
+            status=status, start_time=start_time, end_time=end_time,
+            artifact_uri=run_artifact_uri(experiment, str(run_id)),
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            user_id=user_id, parent_run_id=parent_run_id, owner=owner,
+        ))
+        if tags:
+            conn.execute(S.tags.insert(), [
+                {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+        return experiment
 
-        def create(conn: sa.Connection) -> None:
-            conn.execute(S.runs.insert().values(
-                run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
-                status=RunStatus.RUNNING, start_time=start_time, end_time=None,
-                artifact_uri=artifact_uri, lifecycle_stage=LifecycleStage.ACTIVE,
-                user_id=user_id, parent_run_id=parent_run_id, owner=owner,
-            ))
-            if tags:
-                conn.execute(S.tags.insert(), [
-                    {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+    atomic_groups = True
 
-        self._transact(create)
-        return new_run(experiment, run_id, run_name, start_time, tags, user_id)
+    def write_group(self, creates: Sequence[dict[str, Any]],
+                    batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                    inputs: Sequence[tuple[str, Sequence[Dataset]]],
+                    ends: Sequence[tuple[str, str, int]]) -> None:
+        """All of it in one transaction (one commit): a whole autologged run in the common case.
+
+        A run created here skips the checks that only an older run needs (its params, tags,
+        inputs cannot exist yet), and one also ended here is inserted ended.
+        """
+        end_of = {run_id: (status, end_time) for run_id, status, end_time in ends}
+        new = {c["run_id"] for c in creates}
+
+        def write(conn: sa.Connection) -> None:
+            experiments: dict[str, Experiment] = {}
+            for create in creates:
+                status, end_time = end_of.get(create["run_id"], (RunStatus.RUNNING, None))
+                self._insert_run(conn, **create, status=status, end_time=end_time,
+                                 experiments=experiments)
+            if batches:
+                self._write_batches(conn, batches, new)
+            for run_id, datasets in inputs:
+                self._insert_inputs(conn, run_id, datasets, run_id in new)
+            for run_id, status, end_time in ends:
+                if run_id not in new:
+                    self._require_run(conn, run_id)
+                    conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
+                        status=status, end_time=end_time))
+
+        self._transact(write)
 
     def _require_run(self, conn: sa.Connection, run_id: str) -> Any:
         row = conn.execute(sa.select(S.runs).where(S.runs.c.run_id == run_id)).first()
@@ -373,22 +429,28 @@ class SqlStore(AbstractStore):
         self.log_many([(run_id, list(metrics), list(params), list(tags))])
 
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
-        def write(conn: sa.Connection) -> None:
-            known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
-                S.runs.c.run_id.in_({b[0] for b in batches})))}
-            for run_id, metrics, params, tags in batches:
-                if run_id not in known:
-                    raise NotFoundError(f"No run with id {run_id!r}.")
-                if params:
-                    self._insert_params(conn, run_id, params)
-                if tags:
-                    self._upsert_tags(conn, run_id, tags)
-                if metrics:
-                    self._insert_metrics(conn, run_id, metrics)
+        self._transact(lambda conn: self._write_batches(conn, batches))
 
-        self._transact(write)
+    def _write_batches(self, conn: sa.Connection,
+                       batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                       new: set[str] | frozenset[str] = frozenset()) -> None:
+        """``new``: runs created in this transaction (nothing of theirs to check or replace)."""
+        older = {b[0] for b in batches} - new
+        known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
+            S.runs.c.run_id.in_(older)))} if older else set()
+        for run_id, metrics, params, tags in batches:
+            fresh = run_id in new
+            if not fresh and run_id not in known:
+                raise NotFoundError(f"No run with id {run_id!r}.")
+            if params:
+                self._insert_params(conn, run_id, params, fresh)
+            if tags:
+                self._upsert_tags(conn, run_id, tags)
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
 
-    def _insert_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
+    def _insert_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param],
+                       fresh: bool = False) -> None:
         wanted: dict[str, str] = {}
         for p in params:
             if wanted.setdefault(p.key, p.value) != p.value:
@@ -396,8 +458,8 @@ class SqlStore(AbstractStore):
                     f"Param {p.key!r} was given twice in one batch with different values "
                     f"({wanted[p.key]!r} and {p.value!r})."
                 )
-        existing = dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(sa.and_(
-            S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
+        existing = {} if fresh else dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(
+            sa.and_(S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
         for key, value in wanted.items():
             if key in existing and existing[key] != value:
                 raise ParamConflictError(
@@ -476,21 +538,23 @@ class SqlStore(AbstractStore):
         return self._transact(load, write=False)
 
     def log_inputs(self, run_id: str, datasets: Sequence[Dataset]) -> None:
-        def write(conn: sa.Connection) -> None:
-            self._require_run(conn, run_id)
-            for d in datasets:
-                c = S.inputs.c
-                conn.execute(S.inputs.delete().where(sa.and_(
-                    c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
-                conn.execute(S.inputs.insert().values(
-                    run_id=run_id, digest=d.digest, context=d.context, name=d.name,
-                    shape=json.dumps(list(d.shape)) if d.shape is not None else None,
-                    columns=json.dumps(list(d.columns)) if d.columns is not None else None,
-                    dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
-                    source=d.source, tags=json.dumps(dict(d.tags)) if d.tags else None,
-                ))
+        self._transact(lambda conn: self._insert_inputs(conn, run_id, datasets))
 
-        self._transact(write)
+    def _insert_inputs(self, conn: sa.Connection, run_id: str, datasets: Sequence[Dataset],
+                       fresh: bool = False) -> None:
+        if not fresh:
+            self._require_run(conn, run_id)
+        for d in datasets:
+            c = S.inputs.c
+            conn.execute(S.inputs.delete().where(sa.and_(
+                c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
+            conn.execute(S.inputs.insert().values(
+                run_id=run_id, digest=d.digest, context=d.context, name=d.name,
+                shape=json.dumps(list(d.shape)) if d.shape is not None else None,
+                columns=json.dumps(list(d.columns)) if d.columns is not None else None,
+                dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
+                source=d.source, tags=json.dumps(dict(d.tags)) if d.tags else None,
+            ))
 
     # -- reading runs ---------------------------------------------------------------------------
     def search_runs(

@@ -30,7 +30,8 @@ def read(path: str) -> str:
 def test_public_names_are_pinned():
     assert sorted(autolog.__all__) == sorted([
         "ActiveRun", "AutologError", "AutologWarning", "Client", "FilterSyntaxError",
-        "InvalidInputError", "NotFoundError", "ParamConflictError", "RunStateError", "RunStatus",
+        "InvalidInputError", "NotFoundError", "ParamConflictError", "PlotError", "RunStateError",
+        "RunStatus",
         "StorageError", "ViewType", "__version__", "active_run", "autolog", "create_experiment",
         "delete_experiment", "delete_tag", "end_run", "flush", "get_artifact_uri",
         "get_experiment", "get_experiment_by_name", "get_run", "get_tracking_uri",

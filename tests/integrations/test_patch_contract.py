@@ -21,7 +21,10 @@ sklearn = require("sklearn")
 np = require("numpy")
 
 import autolog  # noqa: E402
-from autolog.integrations import _patch, _sklearn_fit, _sklearn_post, _sklearn_search  # noqa: E402
+from autolog.integrations import _patch  # noqa: E402
+from autolog.integrations.sklearn import fit as _sklearn_fit  # noqa: E402
+from autolog.integrations.sklearn import post_training as _sklearn_post  # noqa: E402
+from autolog.integrations.sklearn import search as _sklearn_search  # noqa: E402
 
 import sklearn.metrics as metrics  # noqa: E402
 import sklearn.model_selection as ms  # noqa: E402
@@ -175,14 +178,12 @@ def test_failing_post_training_hook_is_a_warning(hook, iris, monkeypatch):
 
 
 def test_failure_in_the_background_is_a_warning_and_goes_to_the_log(iris, monkeypatch, caplog):
-    from autolog.integrations import _sklearn_plots
+    from autolog.integrations.sklearn import plots as _sklearn_plots
 
     monkeypatch.setenv("AUTOLOG_STRICT", "0")
 
     def broken(labels, counts):
-        def draw(figure):
-            raise RuntimeError("cannot draw")
-        return draw
+        raise RuntimeError("cannot build the spec")
 
     monkeypatch.setattr(_sklearn_plots, "confusion_matrix", broken)
     autolog.sklearn.autolog()

@@ -28,7 +28,7 @@ from statsmodels.tsa.arima.model import ARIMA  # noqa: E402
 from statsmodels.tsa.holtwinters import ExponentialSmoothing  # noqa: E402
 from statsmodels.tsa.statespace.sarimax import SARIMAX  # noqa: E402
 
-from autolog.integrations import _statsmodels_results as results_reader  # noqa: E402
+from autolog.integrations.statsmodels import results as results_reader  # noqa: E402
 from autolog.integrations import statsmodels as integration  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

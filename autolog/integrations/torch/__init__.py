@@ -36,7 +36,8 @@ from typing import Any, Mapping
 
 from autolog import _runs
 from autolog.errors import InvalidInputError
-from autolog.integrations import _common, _config, _torch_model, configure
+from autolog.integrations import _common, _config, configure
+from autolog.integrations.torch import model as _torch_model
 from autolog.integrations._patch import (
     Call,
     current_call,

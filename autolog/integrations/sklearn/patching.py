@@ -109,8 +109,8 @@ def _eligible(klass: type) -> bool:
 
 def patch_class(cls: type) -> None:
     """Patch the training, prediction and ``score`` methods defined by ``cls`` and its bases."""
-    from autolog.integrations import _sklearn_fit as fit
-    from autolog.integrations import _sklearn_post as post
+    from autolog.integrations.sklearn import fit
+    from autolog.integrations.sklearn import post_training as post
 
     for klass in cls.__mro__:
         if not _eligible(klass):
@@ -135,7 +135,7 @@ def _patchable(own: Any, attr: str) -> bool:
 
 
 def _patch_cv_functions(module: Any) -> None:
-    from autolog.integrations import _sklearn_search as search
+    from autolog.integrations.sklearn import search
 
     for name in CV_FUNCTIONS:
         if callable(getattr(module, name, None)):
@@ -147,7 +147,7 @@ def _patch_cv_functions(module: Any) -> None:
 def _patch_metric_functions(module: Any) -> None:
     import inspect
 
-    from autolog.integrations import _sklearn_post as post
+    from autolog.integrations.sklearn import post_training as post
 
     for name in getattr(module, "__all__", ()):
         fn = getattr(module, name, None)

@@ -3,7 +3,8 @@
 What a fit records (MLflow's names): params (``get_params(deep=True)``; a search's own params
 with ``deep=False`` plus ``best_<param>``), tags ``estimator_name``/``estimator_class``,
 ``training_*`` metrics, ``training_confusion_matrix.png`` (and ROC / precision-recall curves
-for binary targets), ``estimator.html``, ``feature_importance.json`` and its chart, the model as
+for binary targets), ``estimator.html``, ``feature_importance.json`` and its chart (pictures
+are recorded as plot specs and drawn on first read, see ``plots=``), the model as
 ``model`` with its signature, and the training data's fingerprint. Clusterers log silhouette,
 Calinski-Harabasz and Davies-Bouldin scores. Searches add ``best_cv_score``,
 ``cv_results.csv``, ``best_estimator`` and a child run per top candidate. The
@@ -11,8 +12,8 @@ cross-validation functions give one run with per-fold metrics. ``sklearn.metrics
 fitted model's predictions, and ``model.score``, are logged into the run of the model's fit.
 
 The framework is imported only by :func:`apply`, when the user imports ``sklearn``; the patches
-themselves are placed by :mod:`._sklearn_patching`, what they log is in :mod:`._sklearn_fit`,
-:mod:`._sklearn_search` and :mod:`._sklearn_post`.
+themselves are placed by :mod:`.patching`, what they log is in :mod:`.fit`,
+:mod:`.search` and :mod:`.post_training`.
 
 Limitations:
 
@@ -49,7 +50,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
             log_post_training_metrics: bool = True, max_tuning_runs: int | None = 5,
             extra_tags: dict[str, str] | None = None,
             disable_for_unsupported_versions: bool = False,
-            log_training_metrics: bool = True, pos_label: Any = None) -> None:
+            log_training_metrics: bool = True, pos_label: Any = None,
+            plots: str | bool = "lazy") -> None:
     """Enable (or disable) autologging of scikit-learn fits.
 
     Settings are read at call time, so calling this again changes what already-patched
@@ -73,14 +75,20 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
             extra predictions on the training data are the costliest part of autologging).
         pos_label: for binary classifiers, report precision/recall/F1 of this label instead
             of the support-weighted average (MLflow's ``pos_label``).
+        plots: ``"lazy"`` records the confusion matrix, ROC and precision-recall curves,
+            feature importance chart and ``estimator.html`` as plot specs, drawn when first
+            read; ``"eager"`` also draws them on the writer thread; ``False`` records none.
 
     Raises:
-        InvalidInputError: ``max_tuning_runs`` is negative.
+        InvalidInputError: ``max_tuning_runs`` is negative, or ``plots`` is not one of the above.
     """
     if max_tuning_runs is not None and max_tuning_runs < 0:
         from autolog.errors import InvalidInputError
 
         raise InvalidInputError("max_tuning_runs must be None or >= 0.")
+    from autolog.plots import check_mode
+
+    plots = check_mode(plots)
     configure(NAME, dict(locals()))
 
 
@@ -89,7 +97,7 @@ def apply(module: Any) -> None:
 
     Only hooks are set here: each submodule is patched when it is imported.
     """
-    from autolog.integrations import _sklearn_patching
+    from autolog.integrations.sklearn import patching as _sklearn_patching
 
     _sklearn_patching.install(module)
 

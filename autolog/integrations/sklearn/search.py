@@ -118,7 +118,7 @@ def log_search_files(call: Call, search: Any) -> None:
 # -- cross-validation functions ------------------------------------------------------------------
 
 def before_cv(call: Call) -> None:
-    from autolog.integrations import _sklearn_fit as fit
+    from autolog.integrations.sklearn import fit
 
     function = call.target.rsplit(".", 1)[-1]
     import sklearn.model_selection as ms
@@ -136,7 +136,7 @@ def before_cv(call: Call) -> None:
 
 
 def log_cv_params(call: Call) -> None:
-    from autolog.integrations import _sklearn_fit as fit
+    from autolog.integrations.sklearn import fit
 
     state = call.state
     estimator = state["estimator"]
@@ -154,7 +154,7 @@ def log_cv_params(call: Call) -> None:
 def after_cv(call: Call, result: Any) -> None:
     if call.state.get("skip") or call.run is None:
         return
-    from autolog.integrations import _sklearn_fit as fit
+    from autolog.integrations.sklearn import fit
 
     call.state["result"] = result
     fit._step(call, "log_cv_results", __name__)

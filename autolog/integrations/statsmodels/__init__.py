@@ -23,7 +23,7 @@ results (inside ``warnings.catch_warnings``, which is safe only on the user's th
 results are snapshot as a protocol-5 pickle whose arrays stay out of band, so the training data
 is referenced, not copied. The writer thread renders the summary, builds the coefficient table,
 fingerprints the data and saves the model from an unpickled copy of that snapshot, which no user
-code touches. Reading the results lives in :mod:`._statsmodels_results`.
+code touches. Reading the results lives in :mod:`.results`.
 
 Fits that statsmodels runs inside its own functions (``adfuller``, ``variance_inflation_factor``,
 a null model for ``llnull``) are not the user's and start no run.
@@ -41,7 +41,7 @@ from typing import Any
 
 from autolog import _log
 from autolog.integrations import _common, _config, configure
-from autolog.integrations import _statsmodels_results as _results
+from autolog.integrations.statsmodels import results as _results
 from autolog.integrations._patch import Call, is_patched, open_managed_run, patch, safe_call
 from autolog.models._flavors import Flavor
 from autolog.models import flavor_functions

@@ -190,7 +190,7 @@ def _score_definer(estimator: Any) -> Any:
 
 
 def log_training_metrics(call: Call) -> None:
-    from autolog.integrations import _sklearn_metrics as cheap
+    from autolog.integrations.sklearn import metrics as cheap
 
     state, settings = call.state, call.settings
     estimator, X, y, weight = state["estimator"], state["X"], state["y"], state["sample_weight"]
@@ -219,7 +219,8 @@ def log_training_metrics(call: Call) -> None:
             if proba is None and hasattr(estimator, "predict_proba"):
                 proba = _try(estimator.predict_proba, X)
             report = cheap.classifier(y, pred, proba, getattr(estimator, "classes_", None), weight,
-                                      settings.get("pos_label"))
+                                      settings.get("pos_label"),
+                                      curves=bool(settings.get("plots", "lazy")))
             metrics.update(report.metrics)
             state["classifier_report"] = report
         elif pred is not None:
@@ -260,7 +261,7 @@ def log_search_results(call: Call) -> None:
 
 def register_model(call: Call) -> None:
     if call.settings.get("log_post_training_metrics", True):
-        from autolog.integrations import _sklearn_post
+        from autolog.integrations.sklearn import post_training as _sklearn_post
 
         _sklearn_post.register_model(call.state["estimator"], call.run)
 
@@ -335,16 +336,16 @@ def _frozen(estimator: Any) -> Any:
 
 
 def log_estimator_html(call: Call) -> None:
-    # Rendered on the writer thread (the repr costs milliseconds), from a frozen copy.
+    # The structure is read on the writer thread (get_params of every step costs milliseconds),
+    # from a frozen copy; the page is drawn from it when someone opens estimator.html.
     frozen = _frozen(call.state["estimator"])
 
-    def task() -> None:
-        from sklearn.utils import estimator_html_repr
+    def build() -> Any:
+        from autolog.integrations.sklearn import plots
 
-        _common.write_text(run, NAME, "estimator.html", estimator_html_repr(frozen))
+        return plots.estimator_spec(frozen)
 
-    run = call.run
-    _common.in_background(run, NAME, "estimator.html", task)
+    _common.log_plot(call.run, NAME, "estimator.html", build)
 
 
 def _final_and_names(estimator: Any, X: Any) -> tuple[Any, list[str] | None]:
@@ -416,22 +417,23 @@ def log_plots(call: Call) -> None:
     report = call.state.get("classifier_report")
     if report is None or report.confusion is None:
         return
-    from autolog.integrations import _sklearn_plots as plots
+    from autolog.integrations.sklearn import plots
 
     run = call.run
-    _common.render_figure(run, NAME, "training_confusion_matrix.png",
-                          plots.confusion_matrix(report.labels, report.confusion))
+    # Looked up when built (on the writer thread), so a test can replace a builder.
+    _common.log_plot(run, NAME, "training_confusion_matrix.png",
+                     lambda: plots.confusion_matrix(report.labels, report.confusion))
     if report.roc is not None:
-        _common.render_figure(run, NAME, "training_roc_curve.png", plots.roc_curve(*report.roc))
+        _common.log_plot(run, NAME, "training_roc_curve.png", lambda: plots.roc_curve(*report.roc))
     if report.pr is not None:
-        _common.render_figure(run, NAME, "training_precision_recall_curve.png",
-                              plots.precision_recall_curve(*report.pr))
+        _common.log_plot(run, NAME, "training_precision_recall_curve.png",
+                         lambda: plots.precision_recall_curve(*report.pr))
 
 
 def log_search_artifacts(call: Call) -> None:
     estimator = call.state["estimator"]
     if not is_search(estimator) or not hasattr(estimator, "cv_results_"):
         return
-    from autolog.integrations import _sklearn_search as search
+    from autolog.integrations.sklearn import search
 
     search.log_search_files(call, estimator)

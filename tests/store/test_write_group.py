@@ -1,0 +1,66 @@
+"""One transaction per drain: ``write_group`` stores a run's creation, batches, inputs and end
+all or nothing; the batching writer falls back to call-by-call writes when a group fails, so
+one bad run loses nothing of the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from autolog.entities import Dataset, Metric, Param, RunTag
+from autolog.errors import NotFoundError, StorageError
+from autolog.store.base import DEFAULT_EXPERIMENT_ID
+from autolog.store.batching import BatchingStore
+from autolog.store.sql import SqlStore
+
+
+@pytest.fixture
+def sql(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'group.db'}", str(tmp_path / "artifacts"))
+    yield store
+    store.close()
+
+
+def create(run_id: str) -> dict:
+    return dict(experiment_id=DEFAULT_EXPERIMENT_ID, run_name=f"run-{run_id[:4]}", start_time=1000,
+                tags=[RunTag("mlflow.runName", f"run-{run_id[:4]}")], user_id="me", run_id=run_id)
+
+
+def dataset() -> Dataset:
+    return Dataset(name="d", digest="abc", context="train", shape=(3, 2), columns=None, dtypes=None,
+                   source=None)
+
+
+def test_a_whole_run_in_one_group(sql):
+    run_id = "a" * 32
+    sql.write_group([create(run_id)],
+                    [(run_id, [Metric("acc", 0.9, 1, 0)], [Param("C", "1.0")], [RunTag("t", "v")])],
+                    [(run_id, [dataset()])], [(run_id, "FINISHED", 2000)])
+    run = sql.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.end_time == 2000
+    assert run.data.params == {"C": "1.0"} and run.data.metrics == {"acc": 0.9}
+    assert run.data.tags["t"] == "v" and run.data.tags["mlflow.runName"] == "run-aaaa"
+    assert [d.digest for d in run.inputs] == ["abc"]
+
+
+def test_a_failing_group_stores_nothing(sql):
+    good, ghost = "b" * 32, "c" * 32
+    with pytest.raises(NotFoundError):
+        sql.write_group([create(good)], [(good, [Metric("acc", 1.0, 1, 0)], [], [])], [],
+                        [(ghost, "FINISHED", 5)])
+    with pytest.raises(NotFoundError):
+        sql.get_run(good)
+
+
+def test_batching_writer_keeps_the_good_runs_when_a_group_fails(sql):
+    store = BatchingStore(sql)
+    good = store.start_run_async(DEFAULT_EXPERIMENT_ID, "good", 1000).info.run_id
+    store.log_batch(good, metrics=[Metric("acc", 0.5, 1, 0)], params=[Param("p", "1")])
+    store.end_run_async(good, "FINISHED", 3000)
+    store._other.append(("end", "d" * 32, ("FINISHED", 3000)))  # a run that does not exist
+    # The end of a run that does not exist is lost, and said so at the user's flush.
+    with pytest.raises(StorageError, match="No run with id") as caught:
+        store.flush()
+    assert isinstance(caught.value.__cause__, NotFoundError)
+    run = store.get_run(good)
+    assert run.info.status == "FINISHED" and run.data.metrics == {"acc": 0.5}
+    assert run.data.params == {"p": "1"}

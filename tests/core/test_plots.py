@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import autolog
+import autolog.plots
 from autolog.cli import cli
 from autolog.plots import SPEC_SUFFIX, draw, spec
 from tests.conftest import require
@@ -279,6 +280,7 @@ def test_reading_without_matplotlib_names_the_extra_to_install(tmp_path):
     uri = autolog.get_tracking_uri()
     done = run_python(BLOCK_MATPLOTLIB + f"""
 import autolog
+import autolog.plots
 autolog.set_tracking_uri({uri!r})
 client = autolog.Client()
 assert [f.path for f in client.list_artifacts({run_id!r}, "plots")] == ["plots/cm.png"]
@@ -305,3 +307,17 @@ def test_plots_setting_is_checked():
     assert check_mode(True) == "lazy" and check_mode("eager") == "eager" and check_mode(None) is False
     with pytest.raises(autolog.InvalidInputError, match="plots"):
         autolog.autolog(plots="sometimes")
+
+
+def test_documented_examples_are_valid_and_cover_every_kind():
+    import re
+
+    with open(os.path.join(ROOT, "docs", "plot-specs.md"), encoding="utf-8") as fh:
+        blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", fh.read(), re.S)]
+    schema = [b for b in blocks if "$schema" in b]
+    specs = [b for b in blocks if "$schema" not in b]
+    assert len(schema) == 1 and schema[0]["properties"]["format"]["const"] == "autolog.plot/1"
+    assert schema[0]["properties"]["kind"]["enum"] == list(autolog.plots.KINDS)
+    for example in specs:
+        spec.validate(example)
+    assert {e["kind"] for e in specs} == set(autolog.plots.KINDS)

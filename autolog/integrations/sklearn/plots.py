@@ -60,7 +60,7 @@ def _same(value: Any, default: Any) -> bool:
 
 def _defaults(cls: type) -> dict[str, Any]:
     try:
-        parameters = inspect.signature(cls.__init__).parameters.values()
+        parameters = inspect.signature(cls).parameters.values()  # the constructor's arguments
     except (TypeError, ValueError):
         return {}
     return {p.name: p.default for p in parameters if p.default is not p.empty}

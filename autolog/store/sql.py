@@ -105,6 +105,7 @@ class SqlStore(AbstractStore):
         try:
             self._ensure_schema()
         except StorageError as exc:
+            self._engine.dispose()  # a refused store keeps no connection open
             cause = exc.__cause__
             if self._engine.dialect.name == "sqlite" or not isinstance(cause, SQLAlchemyError):
                 raise

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import tempfile
 import time
 import uuid
 from typing import Any
+
+from _bench import search_rows
 
 
 def bench_log_metric(uri: str, n: int) -> None:
@@ -65,28 +66,15 @@ def bench_search(uri: str, n_runs: int) -> None:
     autolog.set_tracking_uri(uri)
     store = _tracking.get_store()
     eid = autolog.create_experiment(f"search-bench-{uuid.uuid4().hex[:6]}")
-    rng = random.Random(0)
-    now = int(time.time() * 1000)
-    runs, params, tags, metrics = [], [], [], []
-    for i in range(n_runs):
-        rid = uuid.uuid4().hex
-        runs.append({"run_id": rid, "experiment_id": int(eid), "run_name": f"r{i}",
-                     "status": "FINISHED", "start_time": now + i, "end_time": now + i + 1,
-                     "artifact_uri": "", "lifecycle_stage": "active", "user_id": "u"})
-        params += [{"run_id": rid, "key": "model", "value": rng.choice(["rf", "lr", "svm", "gb"])},
-                   {"run_id": rid, "key": "depth", "value": str(rng.randint(1, 10))}]
-        tags += [{"run_id": rid, "key": "phase", "value": rng.choice(["tuning", "baseline"])}]
-        for key in ("accuracy", "loss"):
-            metrics.append({"run_id": rid, "key": key, "value": rng.random(), "is_nan": False,
-                            "timestamp": now, "step": 0})
+    rows = search_rows(eid, n_runs)
+    del rows["metrics"]  # the history table plays no part in search
     start = time.perf_counter()
     with store.inner._engine.begin() as conn:
-        for table, rows in ((S.runs, runs), (S.params, params), (S.tags, tags),
-                            (S.latest_metrics, metrics)):
-            _bulk(conn, table, rows)
+        for name, table_rows in rows.items():
+            _bulk(conn, S.metadata.tables[name], table_rows)
     with store.inner._engine.connect() as conn:  # fresh statistics, as a live database has
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-    print(f"  seeded {n_runs:,} runs ({len(params) + len(tags) + len(metrics):,} values) in "
+    print(f"  seeded {n_runs:,} runs ({sum(map(len, rows.values())) - n_runs:,} values) in "
           f"{time.perf_counter() - start:.1f} s")
     flt = "metrics.accuracy > 0.5 AND params.model = 'rf'"
     order = ["metrics.accuracy DESC"]

@@ -127,3 +127,40 @@ def dialect_insert(conn: sa.Connection) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert
+
+
+_HISTORY_COLUMNS = "run_id, key, value, is_nan, timestamp, step"
+
+
+def insert_history(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Append rows ``(run_id, key, value, is_nan, timestamp, step)`` to the metrics table, the
+    bulk of all writes, by each driver's fastest path inside ``conn``'s transaction.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database failed (a driver error, wrapped so that the
+            store's one boundary translates it).
+    """
+    if conn.dialect.name == "sqlite":
+        # The driver's executemany with plain tuples: several times faster than Core's per-row
+        # dict processing.
+        conn.exec_driver_sql(f"INSERT INTO metrics ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                             rows)
+        return
+    if conn.dialect.name != "postgresql":
+        from autolog.store import _schema
+
+        names = _HISTORY_COLUMNS.split(", ")
+        conn.execute(_schema.metrics.insert(), [dict(zip(names, row)) for row in rows])
+        return
+    import psycopg
+
+    statement = f"COPY metrics ({_HISTORY_COLUMNS}) FROM STDIN"
+    driver = conn.connection.driver_connection  # the psycopg connection of conn's transaction
+    assert driver is not None
+    try:
+        # COPY: one stream for the whole drain, several times faster than INSERTs.
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc

@@ -436,18 +436,8 @@ class SqlStore(AbstractStore):
             best = newest.get(m.key)
             if best is None or (m.step, m.timestamp) >= (best.step, best.timestamp):
                 newest[m.key] = m
-        if conn.dialect.name == "sqlite":
-            # The bulk of all writes: straight to the driver's executemany with plain tuples,
-            # which is several times faster than Core's per-row dict processing.
-            conn.exec_driver_sql(
-                "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics],
-            )
-        else:
-            conn.execute(S.metrics.insert(), [
-                {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
-                 "timestamp": ts, "step": st} for k, v, ts, st in metrics])
+        _sql_engine.insert_history(conn, [
+            (run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics])
         insert = _sql_engine.dialect_insert(conn)
         stmt = insert(S.latest_metrics)
         excluded = stmt.excluded

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from autolog.errors import InvalidInputError, NotFoundError
+from autolog.testing import run_threads
 
 LARGE_FILE_MB = 24  # above the multipart threshold a repository's test fixture sets
 
@@ -191,20 +191,10 @@ class ArtifactContract:
         assert check.hexdigest() == digest.hexdigest()
 
     def test_threads_write_concurrently(self, repo: Any) -> None:
-        errors: list[BaseException] = []
-
         def work(t: int) -> None:
-            try:
-                for i in range(10):
-                    repo.write_bytes(f"t{t}/f{i}.txt", f"{t}-{i}".encode())
-            except BaseException as exc:  # noqa: BLE001
-                errors.append(exc)
+            for i in range(10):
+                repo.write_bytes(f"t{t}/f{i}.txt", f"{t}-{i}".encode())
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert errors == []
+        assert run_threads(work, 4) == []
         assert [len(repo.list(f"t{t}")) for t in range(4)] == [10] * 4
         assert repo.read_bytes("t3/f9.txt") == b"3-9"

@@ -69,10 +69,13 @@ def test_missing_bucket_fails_at_the_first_write_and_the_run_survives(s3_server,
     assert stored.data.metrics == {"before": 1.0, "after": 2.0}
 
 
-def test_s3_is_registered_lazily():
+def test_s3_and_postgres_load_lazily():
+    """``import autolog`` (the artifacts module and S3's registration included) loads neither
+    boto3 nor psycopg."""
     import subprocess
     import sys
 
-    code = ("import sys, autolog.store.artifacts as a; assert 's3' in a._SCHEMES; "
-            "assert 'boto3' not in sys.modules and 'autolog.store.s3' not in sys.modules")
+    code = ("import sys, autolog, autolog.store.artifacts as a; assert 's3' in a._SCHEMES; "
+            "heavy = {'boto3', 'botocore', 'psycopg', 'autolog.store.s3'} & set(sys.modules); "
+            "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

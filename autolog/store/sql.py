@@ -132,6 +132,11 @@ class SqlStore(AbstractStore):
             except AutologError:
                 raise
             except (OperationalError, DBAPIError) as exc:
+                text = str(exc).lower()
+                if "readonly" in text or "disk i/o" in text:
+                    # SQLite opens a file it cannot write read-only for good: pooled
+                    # connections from that time would refuse writes after the disk is back.
+                    self._engine.dispose()
                 if not _sql_engine.is_retryable(exc) or attempt == retries - 1:
                     raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
                 time.sleep(delay)
@@ -479,16 +484,17 @@ class SqlStore(AbstractStore):
     def log_inputs(self, run_id: str, datasets: Sequence[Dataset]) -> None:
         def write(conn: sa.Connection) -> None:
             self._require_run(conn, run_id)
-            rows = {(d.digest, d.context): {
-                "run_id": run_id, "digest": d.digest, "context": d.context, "name": d.name,
-                "shape": json.dumps(list(d.shape)) if d.shape is not None else None,
-                "columns": json.dumps(list(d.columns)) if d.columns is not None else None,
-                "dtypes": json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
-                "source": d.source,
-            } for d in datasets}
-            if rows:
-                _upsert(conn, S.inputs, ["run_id", "digest", "context"],
-                        [rows[k] for k in sorted(rows)])
+            for d in datasets:
+                c = S.inputs.c
+                conn.execute(S.inputs.delete().where(sa.and_(
+                    c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
+                conn.execute(S.inputs.insert().values(
+                    run_id=run_id, digest=d.digest, context=d.context, name=d.name,
+                    shape=json.dumps(list(d.shape)) if d.shape is not None else None,
+                    columns=json.dumps(list(d.columns)) if d.columns is not None else None,
+                    dtypes=json.dumps(list(d.dtypes)) if d.dtypes is not None else None,
+                    source=d.source,
+                ))
 
         self._transact(write)
 

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -27,7 +28,6 @@ from autolog.errors import (
     RunStateError,
 )
 from autolog.store.base import DEFAULT_EXPERIMENT_ID
-from autolog.testing import run_threads
 
 
 def _now() -> int:
@@ -247,13 +247,22 @@ class StoreContract:
     # -- concurrency --------------------------------------------------------------------------
     def test_threads_write_concurrently(self, store: Any) -> None:
         rid = self._run(store)
+        errors: list[BaseException] = []
 
         def work(t: int) -> None:
-            for i in range(50):
-                store.log_batch(rid, metrics=[Metric(f"m{t}", float(i), _now(), i)],
-                                params=[Param(f"p{t}_{i}", str(i))])
+            try:
+                for i in range(50):
+                    store.log_batch(rid, metrics=[Metric(f"m{t}", float(i), _now(), i)],
+                                    params=[Param(f"p{t}_{i}", str(i))])
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
 
-        assert run_threads(work, 4) == []
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
         run = store.get_run(rid)
         assert len(run.data.params) == 200
         assert all(len(store.get_metric_history(rid, f"m{t}")) == 50 for t in range(4))

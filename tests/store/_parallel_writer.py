@@ -7,11 +7,11 @@ processes race on the same run's rows."""
 from __future__ import annotations
 
 import sys
-import threading
 
 import autolog
 from autolog import _tracking
 from autolog.entities import Metric
+from autolog.testing import run_threads
 
 THREADS = 4
 METRICS = 5000
@@ -19,30 +19,22 @@ METRICS = 5000
 
 def main(uri: str, run_id: str, proc: int) -> None:
     autolog.set_tracking_uri(uri)
-    errors: list[BaseException] = []
 
     def work(thread: int) -> None:
-        try:
-            key = f"p{proc}_t{thread}"
-            direct = _tracking.get_store().inner
-            for step in range(METRICS):
-                if thread % 2 == 0:
-                    autolog.log_metric(key, step * 0.5, step=step, run_id=run_id)
-                elif step % 50 == 49:
-                    direct.log_batch(run_id, metrics=[
-                        Metric(key, s * 0.5, 1, s) for s in range(step - 49, step + 1)])
-                if step % 1000 == 0:
-                    # Same param from every writer (not a conflict), tag raced by all.
-                    autolog.Client().log_param(run_id, "shared", "same")
-                    autolog.Client().set_tag(run_id, "last_writer", key)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        key = f"p{proc}_t{thread}"
+        direct = _tracking.get_store().inner
+        for step in range(METRICS):
+            if thread % 2 == 0:
+                autolog.log_metric(key, step * 0.5, step=step, run_id=run_id)
+            elif step % 50 == 49:
+                direct.log_batch(run_id, metrics=[
+                    Metric(key, s * 0.5, 1, s) for s in range(step - 49, step + 1)])
+            if step % 1000 == 0:
+                # Same param from every writer (not a conflict), tag raced by all.
+                autolog.Client().log_param(run_id, "shared", "same")
+                autolog.Client().set_tag(run_id, "last_writer", key)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    errors = run_threads(work, THREADS)
     autolog.flush()
     if errors:
         raise errors[0]

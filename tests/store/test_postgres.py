@@ -113,8 +113,10 @@ def test_wrong_password_is_one_masked_line(postgres):
 
 
 def test_database_stopped_during_a_run(postgres, pg_uri):
-    """What the batching writer does today: values logged while the database is down are
-    retried, then reported lost at the next flush; logging goes on once it is back."""
+    """Values logged while the database is down are retried and the failure is reported at the
+    user's next flush; logging goes on once the database is back. The writer of this branch
+    gives the values up after its retries; the reworked writer (a backlog, issue 9) keeps them
+    and writes them once the database is back."""
     if not postgres.owned:
         pytest.skip("needs the throwaway cluster (AUTOLOG_TEST_POSTGRES_URI is set)")
     autolog.set_tracking_uri(pg_uri)
@@ -134,4 +136,5 @@ def test_database_stopped_during_a_run(postgres, pg_uri):
     stored = autolog.Client().get_run(run.info.run_id)
     assert stored.info.status == "FINISHED"
     steps = [m.step for m in autolog.Client().get_metric_history(run.info.run_id, "m")]
-    assert steps == [0, 2]  # step 1 was reported lost above
+    kept = hasattr(_tracking.get_store(), "backlog")
+    assert steps == ([0, 1, 2] if kept else [0, 2])  # kept and retried, or reported lost above

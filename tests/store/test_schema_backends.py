@@ -60,6 +60,13 @@ def _read(db_url: str, fn: Any) -> Any:
         engine.dispose()
 
 
+def _execute(db_url: str, sql: str) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+
+
 def _rows(db_url: str, tables: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
     def read(conn: sa.Connection) -> dict[str, list[tuple[Any, ...]]]:
         return {name: sorted((tuple(r) for r in conn.execute(sa.select(
@@ -132,18 +139,12 @@ def test_new_database_matches_the_schema(tmp_path, db_url):
 
 def test_unknown_newer_revision_is_refused(tmp_path, db_url):
     url = load_fixture(FIXTURES / "schema_0001.db", db_url, tmp_path)
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
-    engine.dispose()
+    _execute(url, "UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StorageError, match="9999"):
         SqlStore(url, str(tmp_path / "art"))
 
 
 def test_foreign_database_is_refused(tmp_path, db_url):
-    engine = sa.create_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE runs (x INTEGER)"))
-    engine.dispose()
+    _execute(db_url, "CREATE TABLE runs (x INTEGER)")
     with pytest.raises(StorageError, match="not created by autolog"):
         SqlStore(db_url, str(tmp_path / "art"))

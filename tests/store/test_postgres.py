@@ -138,3 +138,19 @@ def test_database_stopped_during_a_run(postgres, pg_uri):
     steps = [m.step for m in autolog.Client().get_metric_history(run.info.run_id, "m")]
     kept = hasattr(_tracking.get_store(), "backlog")
     assert steps == ([0, 1, 2] if kept else [0, 2])  # kept and retried, or reported lost above
+
+
+def test_cli_lists_runs_and_masks_a_wrong_password(pg_uri):
+    autolog.set_tracking_uri(pg_uri)
+    with autolog.start_run(run_name="cli-run"):
+        autolog.log_metric("m", 1.0)
+
+    def cli(uri: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "autolog.cli", "--tracking-uri", uri, "runs",
+                               "list"], capture_output=True, text=True, timeout=120)
+
+    listed = cli(pg_uri)
+    assert listed.returncode == 0 and "cli-run" in listed.stdout, listed.stderr
+    refused = cli(pg_uri.replace(f":{services.PASSWORD}@", ":hunter2@"))
+    assert refused.returncode == 1 and "hunter2" not in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "password authentication failed" in refused.stderr

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 DEFAULT_FOLDER = "autolog-runs"
 DB_FILE = "autolog.db"
 ENV_URI = "AUTOLOG_TRACKING_URI"
+ENV_ARTIFACT_ROOT = "AUTOLOG_DEFAULT_ARTIFACT_ROOT"
 
 _uri: str | None = None
 _stores: dict[str, "BatchingStore"] = {}
@@ -21,7 +22,8 @@ _lock = threading.Lock()
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Set where runs are stored: a folder, ``sqlite:///path.db`` or ``file:///folder``.
+    """Set where runs are stored: a folder, ``sqlite:///path.db``, ``file:///folder`` or
+    ``postgresql://user:password@host:5432/db``.
 
     Raises:
         InvalidInputError: the URI scheme is not supported.
@@ -51,15 +53,29 @@ def resolve(uri: str) -> tuple[str, str]:
             raise InvalidInputError("An in-memory SQLite store cannot be shared; give a file path.")
         path = os.path.abspath(path)
         return f"sqlite:///{path}", os.path.join(os.path.dirname(path), "artifacts")
-    if uri.startswith(("postgresql://", "postgresql+", "http://", "https://")):
+    if uri.startswith(("postgresql://", "postgresql+psycopg://")):
+        # A client writing to the database directly: artifacts go to the experiment's
+        # artifact_location, else here (a folder or an s3:// URI).
+        root = os.environ.get(ENV_ARTIFACT_ROOT) or os.path.join(DEFAULT_FOLDER, "artifacts")
+        return uri, root if "://" in root else os.path.abspath(root)
+    if uri.startswith(("postgresql+", "http://", "https://")):
         raise InvalidInputError(
-            f"Tracking URI {uri!r}: PostgreSQL and tracking-server URIs are not supported yet; use "
-            "a folder path or sqlite:///path.db.")
+            f"Tracking URI {redact(uri)!r}: tracking-server URIs and PostgreSQL drivers other "
+            "than psycopg are not supported yet; use a folder path, sqlite:///path.db or "
+            "postgresql://user:password@host:5432/db.")
     if "://" in uri and not uri.startswith("file://"):
         raise InvalidInputError(
-            f"Unsupported tracking URI {uri!r}: use a folder path, file:///folder or sqlite:///path.db.")
+            f"Unsupported tracking URI {redact(uri)!r}: use a folder path, file:///folder, "
+            "sqlite:///path.db or postgresql://user:password@host:5432/db.")
     folder = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
     return f"sqlite:///{os.path.join(folder, DB_FILE)}", os.path.join(folder, "artifacts")
+
+
+def redact(uri: str) -> str:
+    """``uri`` with the password of its user-info part replaced by ``***``, for messages."""
+    import re
+
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", uri)
 
 
 def get_store(uri: str | None = None) -> "BatchingStore":

@@ -16,7 +16,8 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /]+$")
+# \w is Unicode-aware: keys in any language ("точность", "精度"), as MLflow accepts them.
+_KEY_RE = re.compile(r"^[\w\-. /]+$")
 _valid_keys: set[str] = set()
 
 
@@ -25,7 +26,8 @@ def validate_key(key: Any, kind: str) -> str:
 
     Raises:
         InvalidInputError: the key is not a string, is empty or too long, has characters other
-            than letters, digits, ``_ - . / space``, or is a path escaping (``..`` segments).
+            than letters and digits (any script), ``_ - . / space``, or is a path escaping
+            (``..`` segments).
     """
     if key in _valid_keys:
         return key  # type: ignore[no-any-return]
@@ -35,7 +37,7 @@ def validate_key(key: Any, kind: str) -> str:
         raise InvalidInputError(
             f"Invalid {kind} key {key!r}: keys must be 1 to {MAX_KEY_LENGTH} characters long."
         )
-    if not _KEY_RE.match(key) or key.startswith("/") or ".." in key.split("/"):
+    if not _KEY_RE.fullmatch(key) or key.startswith("/") or ".." in key.split("/"):
         raise InvalidInputError(
             f"Invalid {kind} key {key!r}: keys may contain only letters, digits, underscores, "
             "dashes, periods, slashes and spaces, and must not start with '/' or contain '..'."
@@ -94,10 +96,16 @@ def param_value(key: str, value: Any) -> str:
 
 
 def tag_value(key: str, value: Any) -> str:
+    """Stringify a tag value, refusing one longer than MLflow's limit.
+
+    Raises:
+        InvalidInputError: the value is longer than ``MAX_TAG_VALUE_LENGTH`` characters.
+    """
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidInputError(
-            f"Invalid value for tag {key!r}: at most {MAX_TAG_VALUE_LENGTH} characters."
+            f"Invalid value for tag {key!r}: it is {len(text)} characters long; tag values may "
+            f"be at most {MAX_TAG_VALUE_LENGTH} characters."
         )
     return text
 

@@ -76,7 +76,7 @@ class _Group(click.Group):
         except InvalidInputError as exc:  # FilterSyntaxError included: it is bad input
             raise BadInputError(_first_line(exc)) from None
         except AutologError as exc:  # storage failures: say which store
-            raise CliError(f"{_first_line(exc)} (tracking URI: {_uri(ctx)})") from None
+            raise CliError(f"{_first_line(exc)} (tracking URI: {_tracking.redact(_uri(ctx))})") from None
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise  # click quiets a closed pipe (`autolog runs list | head`) itself
@@ -105,7 +105,7 @@ def _client(ctx: click.Context) -> Client:
     db_url, _ = _tracking.resolve(uri)  # InvalidInputError (exit 2) for an unsupported scheme
     path = db_url[len("sqlite:///"):]
     # Reading must not leave an empty store behind: a mistyped path should say so instead.
-    if not os.path.isfile(path):
+    if db_url.startswith("sqlite:///") and not os.path.isfile(path):
         raise CliError(
             f"No autolog store at {uri} (no {os.path.basename(path)} there); pass "
             "--tracking-uri or set AUTOLOG_TRACKING_URI.")

@@ -148,3 +148,28 @@ def print_pairs(label: str, runs: dict[str, list[float]], per: int = 1,
         print(f"  {name + ':':15s} {extra['wall'][0]:+9.2f} ms wall (x{extra['wall'][1]:.3f}), "
               f"{extra['cpu'][0]:+9.2f} ms CPU (x{extra['cpu'][1]:.3f})")
     return figures
+
+
+def search_rows(experiment_id: str, n_runs: int) -> dict[str, list[dict[str, Any]]]:
+    """Rows of ``n_runs`` finished runs for the search benchmarks, by table name: two params
+    (model, depth), a tag (phase) and two metrics (accuracy, loss) each, seeded for repeatability.
+    ``latest_metrics`` and ``metrics`` hold the same rows."""
+    import random
+    import uuid
+
+    rng = random.Random(0)
+    now = int(time.time() * 1000)
+    runs, params, tags, metrics = [], [], [], []
+    for i in range(n_runs):
+        rid = uuid.uuid4().hex
+        runs.append({"run_id": rid, "experiment_id": int(experiment_id), "run_name": f"r{i}",
+                     "status": "FINISHED", "start_time": now + i, "end_time": now + i + 1,
+                     "artifact_uri": "", "lifecycle_stage": "active", "user_id": "u"})
+        params += [{"run_id": rid, "key": "model", "value": rng.choice(["rf", "lr", "svm", "gb"])},
+                   {"run_id": rid, "key": "depth", "value": str(rng.randint(1, 10))}]
+        tags += [{"run_id": rid, "key": "phase", "value": rng.choice(["tuning", "baseline"])}]
+        for key in ("accuracy", "loss"):
+            metrics.append({"run_id": rid, "key": key, "value": rng.random(), "is_nan": False,
+                            "timestamp": now, "step": 0})
+    return {"runs": runs, "params": params, "tags": tags, "latest_metrics": metrics,
+            "metrics": metrics}

@@ -48,7 +48,9 @@ params = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.String(6000), nullable=False),
-    sa.Index("ix_params_key_value", "key", "value"),
+    # On the key alone: a (key, value) btree entry must fit in 2,704 bytes on PostgreSQL, which
+    # a long value does not (revision 0002). A search on a value reads that key's rows.
+    sa.Index("ix_params_key", "key"),
 )
 
 tags = sa.Table(
@@ -56,7 +58,7 @@ tags = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.String(8000)),
-    sa.Index("ix_tags_key_value", "key", "value"),
+    sa.Index("ix_tags_key", "key"),  # not (key, value): see params
 )
 
 # Full history: one row per logged value. NaN is kept as is_nan=True with value NULL, because

@@ -240,6 +240,9 @@ def register_scheme(scheme: str, factory: str | Callable[[str], ArtifactReposito
     _SCHEMES[scheme] = factory
 
 
+register_scheme("s3", "autolog.store.s3:S3ArtifactRepository")
+
+
 def repository(uri: str) -> ArtifactRepository:
     """The repository for an artifact root URI (a run's ``artifact_uri``).
 

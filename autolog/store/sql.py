@@ -1,7 +1,9 @@
-"""The SQL store: SQLite by default, PostgreSQL later, one schema (SQLAlchemy Core).
+"""The SQL store: SQLite by default, PostgreSQL for teams, one schema (SQLAlchemy Core).
 
-Concurrency on SQLite (WAL, busy timeout, ``BEGIN IMMEDIATE`` writes) is set up in
-:mod:`._sql_engine`; on top, a locked database is retried here. Database errors are translated
+Concurrency (SQLite's WAL, busy timeout and ``BEGIN IMMEDIATE`` writes; PostgreSQL's pool) is
+set up in :mod:`._sql_engine`; on top, a locked database, a deadlock or a dropped connection is
+retried here. Writes that many processes may race on are upserts (``INSERT ... ON CONFLICT``),
+their rows sorted by key so that concurrent transactions lock rows in one order. Database errors are translated
 to :class:`~autolog.errors.StorageError` in exactly one place, :meth:`SqlStore._transact`.
 """
 
@@ -11,12 +13,13 @@ import json
 import os
 import time
 import uuid
+import weakref
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from autolog import search as _search
 from autolog.entities import (
@@ -53,6 +56,7 @@ from autolog.store.base import (
 T = TypeVar("T")
 _LOCK_RETRIES = 8
 _RUN_NAME_TAGS = ("mlflow.runName", "autolog.runName")
+_RUN_NAME_LENGTH = 250  # runs.run_name; the tag itself keeps the whole name
 _TABLES = SimpleNamespace(
     runs=S.runs, params=S.params, tags=S.tags, latest_metrics=S.latest_metrics,
     experiments=S.experiments, experiment_tags=S.experiment_tags,
@@ -61,6 +65,21 @@ _TABLES = SimpleNamespace(
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _dispose_in_child(engine: "weakref.ref[sa.Engine]") -> None:
+    live = engine()
+    if live is not None:
+        live.dispose(close=False)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, replacing the other columns of rows whose ``keys`` already exist; safe
+    against a concurrent writer inserting the same key (a delete-then-insert is not)."""
+    stmt = _sql_engine.dialect_insert(conn)(table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: stmt.excluded[name] for name in others}), rows)
 
 
 def _stage_filter(column: Any, view_type: int) -> Any:
@@ -80,13 +99,24 @@ class SqlStore(AbstractStore):
         self.artifact_root = artifact_root
         try:
             self._engine = _sql_engine.create_engine(db_url, busy_timeout_s)
-            self._ensure_schema()
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"Cannot open the tracking store at {db_url}: {_sql_engine.first_line(exc)}") from exc
-        # After fork the child must not share the parent's pooled connections.
+            raise StorageError(f"Cannot open the tracking store at {_sql_engine.redact(db_url)}: "
+                               f"{_sql_engine.first_line(exc)}") from exc
+        try:
+            self._ensure_schema()
+        except StorageError as exc:
+            self._engine.dispose()  # a refused store keeps no connection open
+            cause = exc.__cause__
+            if self._engine.dialect.name == "sqlite" or not isinstance(cause, SQLAlchemyError):
+                raise
+            # A server: say which one (password masked) in one line, e.g. a wrong password.
+            raise StorageError(f"Cannot open the tracking store at {_sql_engine.redact(db_url)}: "
+                               f"{_sql_engine.first_line(cause)}") from cause
+        # After fork the child must not use the parent's pooled connections, nor close them
+        # (closing a PostgreSQL connection in the child would end the parent's session).
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._engine.dispose)
+            engine = weakref.ref(self._engine)
+            os.register_at_fork(after_in_child=lambda: _dispose_in_child(engine))
 
     # -- engine and transactions ----------------------------------------------------------------
     def _transact(self, fn: Callable[[sa.Connection], T], write: bool = True) -> T:
@@ -101,14 +131,13 @@ class SqlStore(AbstractStore):
                         return fn(conn)
             except AutologError:
                 raise
-            except OperationalError as exc:
+            except (OperationalError, DBAPIError) as exc:
                 text = str(exc).lower()
-                locked = "locked" in text or "busy" in text
                 if "readonly" in text or "disk i/o" in text:
                     # SQLite opens a file it cannot write read-only for good: pooled
                     # connections from that time would refuse writes after the disk is back.
                     self._engine.dispose()
-                if not locked or attempt == retries - 1:
+                if not _sql_engine.is_retryable(exc) or attempt == retries - 1:
                     raise StorageError(f"The tracking store failed: {_sql_engine.first_line(exc)}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -259,13 +288,8 @@ class SqlStore(AbstractStore):
         exp_key = self._experiment_key(experiment_id)
         self.get_experiment(experiment_id)
 
-        def upsert(conn: sa.Connection) -> None:
-            conn.execute(S.experiment_tags.delete().where(sa.and_(
-                S.experiment_tags.c.experiment_id == exp_key, S.experiment_tags.c.key == key)))
-            conn.execute(S.experiment_tags.insert().values(
-                experiment_id=exp_key, key=key, value=value))
-
-        self._transact(upsert)
+        self._transact(lambda conn: _upsert(conn, S.experiment_tags, ["experiment_id", "key"], [
+            {"experiment_id": exp_key, "key": key, "value": value}]))
 
     # -- runs -----------------------------------------------------------------------------------
     def create_run(
@@ -458,28 +482,31 @@ class SqlStore(AbstractStore):
                     f"Param {p.key!r} was given twice in one batch with different values "
                     f"({wanted[p.key]!r} and {p.value!r})."
                 )
-        existing = {} if fresh else dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(
-            sa.and_(S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
+        rows = [{"run_id": run_id, "key": k, "value": wanted[k]} for k in sorted(wanted)]
+        if fresh:  # a run created in this transaction has no params yet
+            conn.execute(S.params.insert(), rows)
+            return
+        # Insert what is missing, ignoring rows another writer got in first, then compare:
+        # the same value logged twice (two processes, a retried batch) is not a conflict.
+        insert = _sql_engine.dialect_insert(conn)
+        conn.execute(insert(S.params).on_conflict_do_nothing(index_elements=["run_id", "key"]), rows)
+        stored = dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(sa.and_(
+            S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
         for key, value in wanted.items():
-            if key in existing and existing[key] != value:
+            if stored.get(key, value) != value:
                 raise ParamConflictError(
-                    f"Param {key!r} of run {run_id} is already {existing[key]!r}; it cannot be "
+                    f"Param {key!r} of run {run_id} is already {stored[key]!r}; it cannot be "
                     f"changed to {value!r}. Log the new value under another key, or start a new run."
                 )
-        new = [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
-        if new:
-            conn.execute(S.params.insert(), new)
 
     def _upsert_tags(self, conn: sa.Connection, run_id: str, tags: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in tags}
-        conn.execute(S.tags.delete().where(sa.and_(
-            S.tags.c.run_id == run_id, S.tags.c.key.in_(list(latest)))))
-        conn.execute(S.tags.insert(), [
-            {"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
+        _upsert(conn, S.tags, ["run_id", "key"],
+                [{"run_id": run_id, "key": k, "value": latest[k]} for k in sorted(latest)])
         for name_tag in _RUN_NAME_TAGS:
             if name_tag in latest:
                 conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
-                    run_name=latest[name_tag]))
+                    run_name=latest[name_tag][:_RUN_NAME_LENGTH]))
 
     def _insert_metrics(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
         newest: dict[str, Metric] = {}
@@ -487,18 +514,8 @@ class SqlStore(AbstractStore):
             best = newest.get(m.key)
             if best is None or (m.step, m.timestamp) >= (best.step, best.timestamp):
                 newest[m.key] = m
-        if conn.dialect.name == "sqlite":
-            # The bulk of all writes: straight to the driver's executemany with plain tuples,
-            # which is several times faster than Core's per-row dict processing.
-            conn.exec_driver_sql(
-                "INSERT INTO metrics (run_id, key, value, is_nan, timestamp, step) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics],
-            )
-        else:
-            conn.execute(S.metrics.insert(), [
-                {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
-                 "timestamp": ts, "step": st} for k, v, ts, st in metrics])
+        _sql_engine.insert_history(conn, [
+            (run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics])
         insert = _sql_engine.dialect_insert(conn)
         stmt = insert(S.latest_metrics)
         excluded = stmt.excluded
@@ -513,7 +530,7 @@ class SqlStore(AbstractStore):
         conn.execute(upsert, [
             {"run_id": run_id, "key": m.key, "value": None if m.value != m.value else m.value,
              "is_nan": m.value != m.value, "timestamp": m.timestamp, "step": m.step}
-            for m in newest.values()
+            for m in sorted(newest.values(), key=lambda m: m.key)  # one lock order for all writers
         ])
 
     def delete_tag(self, run_id: str, key: str) -> None:

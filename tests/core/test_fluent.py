@@ -407,8 +407,10 @@ def test_tracking_uri_forms(tmp_path, monkeypatch):
         autolog.log_param("p", 1)
     assert os.path.isfile(tmp_path / "db" / "x.db")
     assert run.info.artifact_uri.startswith(str(tmp_path / "db" / "artifacts"))
-    with pytest.raises(InvalidInputError, match="not supported yet"):
-        autolog.set_tracking_uri("postgresql://u@h/db")
+    autolog.set_tracking_uri("postgresql://u:secret@h/db")  # checked now, connected at first use
+    with pytest.raises(InvalidInputError, match="not supported yet") as err:
+        autolog.set_tracking_uri("postgresql+pg8000://u:secret@h/db")
+    assert "secret" not in str(err.value)
     with pytest.raises(InvalidInputError):
         autolog.set_tracking_uri("s3://bucket")
     from autolog import _tracking

@@ -1,4 +1,5 @@
-"""The shipped store contract, run against every backend available here."""
+"""The shipped store contract, run against every backend: SQLite and PostgreSQL, each bare and
+behind the batching writer."""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ from autolog.store.sql import SqlStore
 from autolog.testing.store_contract import StoreContract
 
 
-class TestSqliteStore(StoreContract):
+class TestSqlStore(StoreContract):
     @pytest.fixture
-    def store(self, tmp_path):
-        store = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}", str(tmp_path / "artifacts"))
+    def store(self, db_url, tmp_path):
+        store = SqlStore(db_url, str(tmp_path / "artifacts"))
         yield store
         store.close()
 
 
-class TestBatchingSqliteStore(StoreContract):
+class TestBatchingSqlStore(StoreContract):
     @pytest.fixture
-    def store(self, tmp_path):
-        inner = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}", str(tmp_path / "artifacts"))
+    def store(self, db_url, tmp_path):
+        inner = SqlStore(db_url, str(tmp_path / "artifacts"))
         store = BatchingStore(inner)
         yield store
         store.flush(raise_errors=False)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from autolog.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from autolog.store.base import AbstractStore
     from autolog.store.batching import BatchingStore
 
 DEFAULT_FOLDER = "autolog-runs"
@@ -21,7 +22,8 @@ _lock = threading.Lock()
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Set where runs are stored: a folder, ``sqlite:///path.db`` or ``file:///folder``.
+    """Set where runs are stored: a folder, ``sqlite:///path.db``, ``file:///folder`` or a
+    tracking server's ``http(s)://host:port``.
 
     Raises:
         InvalidInputError: the URI scheme is not supported.
@@ -51,10 +53,12 @@ def resolve(uri: str) -> tuple[str, str]:
             raise InvalidInputError("An in-memory SQLite store cannot be shared; give a file path.")
         path = os.path.abspath(path)
         return f"sqlite:///{path}", os.path.join(os.path.dirname(path), "artifacts")
-    if uri.startswith(("postgresql://", "postgresql+", "http://", "https://")):
+    if uri.startswith(("http://", "https://")):
+        return uri, ""  # a tracking server: it owns the database and the artifact root
+    if uri.startswith(("postgresql://", "postgresql+")):
         raise InvalidInputError(
-            f"Tracking URI {uri!r}: PostgreSQL and tracking-server URIs are not supported yet; use "
-            "a folder path or sqlite:///path.db.")
+            f"Tracking URI {uri!r}: PostgreSQL URIs are not supported yet; use a folder path, "
+            "sqlite:///path.db or a tracking server's http(s):// URL.")
     if "://" in uri and not uri.startswith("file://"):
         raise InvalidInputError(
             f"Unsupported tracking URI {uri!r}: use a folder path, file:///folder or sqlite:///path.db.")
@@ -72,14 +76,31 @@ def get_store(uri: str | None = None) -> "BatchingStore":
         store = _stores.get(key)
         if store is None:
             from autolog.store.batching import BatchingStore
-            from autolog.store.sql import SqlStore
 
-            db_url, artifact_root = resolve(key)
-            inner = SqlStore(db_url, artifact_root)
-            inner.mark_stale_runs(alive_on_this_host)
-            store = BatchingStore(inner)
+            store = BatchingStore(open_store(key))
             _stores[key] = store
     return store
+
+
+def open_store(uri: str, artifact_root: str | None = None) -> "AbstractStore":
+    """The backend store of a tracking URI, without the batching writer (the tracking server
+    uses this for its ``--backend-store-uri``); ``artifact_root`` replaces the URI's default
+    root of new experiments' artifacts.
+
+    Raises:
+        InvalidInputError: the scheme is not supported.
+        StorageError: the store cannot be opened.
+    """
+    db_url, default_root = resolve(uri)
+    if db_url.startswith(("http://", "https://")):
+        from autolog.store.rest import RestStore
+
+        return RestStore(db_url)
+    from autolog.store.sql import SqlStore
+
+    inner = SqlStore(db_url, artifact_root or default_root)
+    inner.mark_stale_runs(alive_on_this_host)
+    return inner
 
 
 def alive_on_this_host(owner: str) -> bool:

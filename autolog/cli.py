@@ -422,6 +422,15 @@ def runs_show(ctx: click.Context, run_id: str) -> None:
     click.echo("\n".join(lines))
 
 
+def _add_server_commands() -> None:
+    from autolog.server.cli import server  # only click; the server's own deps load when it runs
+
+    cli.add_command(server)
+
+
+_add_server_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``autolog`` console script.
 

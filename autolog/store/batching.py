@@ -41,7 +41,7 @@ from autolog.entities import (
     ViewType,
 )
 from autolog.errors import AutologError, ParamConflictError, RunStateError, StorageError
-from autolog.store.base import AbstractStore, new_run
+from autolog.store.base import AbstractStore, PagedList, new_run
 
 _WRITE_RETRIES = 3
 _MAX_QUEUED_OTHER = 256
@@ -325,6 +325,9 @@ class BatchingStore(AbstractStore):
         self._experiments.pop(experiment_id, None)
         self.inner.set_experiment_lifecycle(experiment_id, stage)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.inner.rename_experiment(experiment_id, new_name)
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.inner.set_experiment_tag(experiment_id, key, value)
 
@@ -361,10 +364,11 @@ class BatchingStore(AbstractStore):
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
-                    order_by: Sequence[str] | None = None) -> list[Run]:
+                    order_by: Sequence[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
         self._read()
         return self.inner.search_runs(experiment_ids, filter_string, run_view_type, max_results,
-                                      order_by)
+                                      order_by, page_token)
 
     def mark_stale_runs(self, alive: Any) -> int:
         return self.inner.mark_stale_runs(alive)

@@ -23,6 +23,19 @@ _sessions: dict[str, HttpSession] = {}
 _lock = threading.Lock()
 
 
+def share(session: HttpSession) -> None:
+    """Send artifact requests to ``session``'s server through it (one connection pool, the same
+    credentials as the REST store's)."""
+    with _lock:
+        _sessions[session.base] = session
+
+
+def forget(session: HttpSession) -> None:
+    with _lock:
+        if _sessions.get(session.base) is session:
+            del _sessions[session.base]
+
+
 def _session(base: str) -> HttpSession:
     with _lock:
         session = _sessions.get(base)

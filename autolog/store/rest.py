@@ -50,8 +50,11 @@ class RestStore(AbstractStore):
     """
 
     def __init__(self, uri: str, http_client: Any = None, heartbeat_s: float | None = None) -> None:
+        from autolog.store import _proxy
+
         self.session = HttpSession(uri, http_client)
         self.uri = self.session.base
+        _proxy.share(self.session)
         self.heartbeat_s = heartbeat_s if heartbeat_s is not None else float(
             os.environ.get("AUTOLOG_HEARTBEAT_S", "60"))
         self._live: dict[str, float] = {}  # run id -> monotonic time of its last heartbeat
@@ -98,7 +101,10 @@ class RestStore(AbstractStore):
         return Run(self._info(data["info"]), run.data, run.inputs)
 
     def close(self) -> None:
+        from autolog.store import _proxy
+
         self._closed.set()
+        _proxy.forget(self.session)
         self.session.close()
 
     # -- experiments --------------------------------------------------------------------------------

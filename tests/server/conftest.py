@@ -89,6 +89,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.stderr = ""
 
     def start(self) -> "ServerProcess":
         cmd = [sys.executable, "-m", "autolog.cli", "server", "--port", str(self.port),
@@ -107,7 +108,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc is not None:
+        if self.proc is not None and not self.proc.stderr.closed:
+            self.stderr += self.proc.stderr.read()
             for stream in (self.proc.stdout, self.proc.stderr):
                 stream.close()
 

@@ -9,7 +9,7 @@ Field names, defaults and limits are MLflow's (``service.proto``).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from autolog.entities import LifecycleStage, Metric, RunStatus, RunTag, ViewType
 from autolog.errors import InvalidInputError, NotFoundError
@@ -20,6 +20,7 @@ _VIEWS = {"ACTIVE_ONLY": ViewType.ACTIVE_ONLY, "DELETED_ONLY": ViewType.DELETED_
           "ALL": ViewType.ALL, "1": ViewType.ACTIVE_ONLY, "2": ViewType.DELETED_ONLY, "3": ViewType.ALL}
 MAX_SEARCH_RESULTS = 50_000
 _HEARTBEAT_EVERY_MS = 15_000
+Batch = tuple[str, list[Metric], list[Any], list[RunTag]]
 
 
 class AlreadyExistsError(InvalidInputError):
@@ -230,9 +231,9 @@ class Tracking:
             out["next_page_token"] = found.token
         return out
 
-    def _log(self, run_id: str, metrics: list[Metric] = (), params: Any = (), tags: Any = (),
-             request_id: str | None = None) -> dict[str, Any]:
-        self.store.log_many([(run_id, list(metrics), list(params), list(tags))], request_id=request_id)
+    def _log(self, run_id: str, metrics: Sequence[Metric] = (), params: Any = (),
+             tags: Any = ()) -> dict[str, Any]:
+        self.store.log_many([(run_id, list(metrics), list(params), list(tags))])
         self._heartbeat(run_id)
         return {}
 
@@ -252,35 +253,33 @@ class Tracking:
         self.store.delete_tag(_str(body, "run_id"), _str(body, "key"))
         return {}
 
-    def log_batch(self, body: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
+    def log_batch(self, body: Mapping[str, Any]) -> Batch:
+        """The batch of a log-batch request, checked against MLflow's limits (written by the
+        server's group commit, :class:`~autolog.server._combiner.WriteCombiner`)."""
         run_id = _str(body, "run_id")
-        raw_metrics = body.get("metrics") or []
-        if not isinstance(raw_metrics, list):
-            raise InvalidInputError("Field 'metrics' must be a list.")
+        metrics = _wire.metrics_from_json(body.get("metrics"))
         params = _wire.params_from_json(body.get("params"))
         tags = _wire.tags_from_json(body.get("tags"))
-        for what, items, limit in (("metrics", raw_metrics, _wire.MAX_BATCH_METRICS),
+        for what, items, limit in (("metrics", metrics, _wire.MAX_BATCH_METRICS),
                                    ("params", params, _wire.MAX_BATCH_PARAMS),
                                    ("tags", tags, _wire.MAX_BATCH_TAGS)):
             if len(items) > limit:
                 raise InvalidInputError(
                     f"A batch logging request can contain at most {limit} {what}. Got {len(items)} "
                     f"{what}. Please split up {what} across multiple requests and try again.")
-        total = len(raw_metrics) + len(params) + len(tags)
+        total = len(metrics) + len(params) + len(tags)
         if total > _wire.MAX_BATCH_ENTRIES:
             raise InvalidInputError(
                 f"A batch logging request can contain at most {_wire.MAX_BATCH_ENTRIES} metrics, "
                 f"params and tags in total. Got {total}.")
         from autolog._validation import validate_key
 
-        metrics = [_wire.metric_from_json(m) for m in raw_metrics]
-        for m in metrics:
-            validate_key(m.key, "metric")
-        for p in params:
-            validate_key(p.key, "param")
-        for t in tags:
-            validate_key(t.key, "tag")
-        return self._log(run_id, metrics, params, tags, request_id)
+        for kind, keys in (("metric", {m.key for m in metrics}), ("param", {p.key for p in params}),
+                           ("tag", {t.key for t in tags})):
+            for key in keys:
+                validate_key(key, kind)
+        self._heartbeat(run_id)
+        return run_id, metrics, params, tags
 
     def log_inputs(self, body: Mapping[str, Any]) -> dict[str, Any]:
         datasets = body.get("datasets") or []

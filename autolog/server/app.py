@@ -9,6 +9,7 @@ is a 500 ``INTERNAL_ERROR`` with no details (logged on the server).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,7 +25,8 @@ from starlette.routing import BaseRoute, Route
 
 from autolog.errors import AutologError, InvalidInputError
 from autolog.server._artifacts_api import ArtifactProxy
-from autolog.server._tracking_api import AUTOLOG_ENDPOINTS, ENDPOINTS, Tracking
+from autolog.server._combiner import WriteCombiner
+from autolog.server._tracking_api import AUTOLOG_ENDPOINTS, ENDPOINTS, Endpoint, Tracking
 from autolog.store import _wire
 
 log = logging.getLogger("autolog.server")
@@ -76,13 +78,15 @@ async def _fields(request: Request) -> dict[str, Any]:
     return data
 
 
-def _endpoint(tracking: Tracking, spec: Endpoint) -> Callable[[Request], Any]:
+def _endpoint(tracking: Tracking, spec: Endpoint, combiner: WriteCombiner) -> Callable[[Request], Any]:
     async def handle(request: Request) -> Response:
         try:
             fields = await _fields(request)
             if spec.path == "runs/log-batch":
+                batch = await run_in_threadpool(spec.handler, tracking, fields)
                 request_id = request.headers.get("x-autolog-request-id")
-                result = await run_in_threadpool(spec.handler, tracking, fields, request_id)
+                await asyncio.wrap_future(combiner.submit(batch, request_id))
+                result = {}
             else:
                 user = request.scope.get("autolog.user")
                 if user and spec.path == "runs/create":
@@ -185,14 +189,15 @@ def create_app(backend_store_uri: str | None = None, default_artifact_root: str 
     root = getattr(store, "artifact_root", "") or ""
     mapper = _UriMapper(root, serve_artifacts)
     tracking = Tracking(store, mapper.to_client, mapper.from_client)
+    combiner = WriteCombiner(store)
 
     routes: list[BaseRoute] = []
     for spec in ENDPOINTS:
-        handler = _endpoint(tracking, spec)
+        handler = _endpoint(tracking, spec, combiner)
         for prefix in (_wire.API, "/ajax-api/2.0/mlflow"):
             routes.append(Route(f"{prefix}/{spec.path}", handler, methods=[spec.method]))
     for spec in AUTOLOG_ENDPOINTS:
-        routes.append(Route(f"{_wire.AUTOLOG_API}/{spec.path}", _endpoint(tracking, spec),
+        routes.append(Route(f"{_wire.AUTOLOG_API}/{spec.path}", _endpoint(tracking, spec, combiner),
                             methods=[spec.method]))
     if serve_artifacts and root:
         routes += _artifact_routes(ArtifactProxy(root))
@@ -226,6 +231,7 @@ def create_app(backend_store_uri: str | None = None, default_artifact_root: str 
                              name="autolog-reaper", daemon=True).start()
         yield
         stop.set()
+        combiner.stop()
 
     import contextlib
 

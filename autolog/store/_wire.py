@@ -169,6 +169,30 @@ def metric_from_json(d: Mapping[str, Any]) -> Metric:
                   decode_int(d.get("step", 0), "step"))
 
 
+def metrics_from_json(items: Any) -> list[Metric]:
+    """A log-batch's metrics; the common shape (number value, int timestamp and step) is read
+    without the per-field checks of :func:`metric_from_json`, which explains anything else.
+
+    Raises:
+        InvalidInputError: not a list, or a metric is malformed.
+    """
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InvalidInputError("Field 'metrics' must be a list.")
+    out = []
+    append = out.append
+    for d in items:
+        if type(d) is dict:
+            key, value, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
+            if (type(key) is str and type(value) in (float, int) and type(ts) is int
+                    and type(step) is int):
+                append(Metric(key, float(value), ts, step))
+                continue
+        append(metric_from_json(d))
+    return out
+
+
 def _pairs_from_json(items: Any, what: str) -> list[tuple[str, str]]:
     if items is None:
         return []

@@ -218,11 +218,12 @@ class AbstractStore(abc.ABC):
         """
 
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
-                 request_id: str | None = None) -> None:
+                 request_ids: Sequence[str | None] | None = None) -> None:
         """Store several runs' batches; a backend may do it in one transaction.
 
-        ``request_id``: a backend that records applied ids stores a batch retried with the same
-        id once (a remote client repeating a request whose answer it lost).
+        ``request_ids``: one per batch (or None): a backend that records applied ids skips a
+        batch whose id it applied before (a remote client repeating a request whose answer it
+        lost), so that a retried batch is stored once.
         """
         for run_id, metrics, params, tags in batches:
             self.log_batch(run_id, metrics, params, tags)

@@ -216,7 +216,7 @@ class RestStore(AbstractStore):
         self.log_many([(run_id, list(metrics), list(params), list(tags))])
 
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
-                 request_id: str | None = None) -> None:
+                 request_ids: Sequence[str | None] | None = None) -> None:
         patient = self._patient()
         for run_id, metrics, params, tags in batches:
             for body in _chunks(run_id, metrics, params, tags):

@@ -380,13 +380,14 @@ class SqlStore(AbstractStore):
         self.log_many([(run_id, list(metrics), list(params), list(tags))])
 
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
-                 request_id: str | None = None) -> None:
+                 request_ids: Sequence[str | None] | None = None) -> None:
         def write(conn: sa.Connection) -> None:
-            if request_id is not None and not self._first_application(conn, request_id):
-                return
             known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
                 S.runs.c.run_id.in_({b[0] for b in batches})))}
-            for run_id, metrics, params, tags in batches:
+            for i, (run_id, metrics, params, tags) in enumerate(batches):
+                request_id = request_ids[i] if request_ids else None
+                if request_id is not None and not self._first_application(conn, request_id):
+                    continue
                 if run_id not in known:
                     raise NotFoundError(f"No run with id {run_id!r}.")
                 if params:

@@ -308,6 +308,12 @@ class Tracking:
             {"path": f.path, "is_dir": f.is_dir, **({"file_size": f.file_size} if not f.is_dir else {})}
             for f in files]}
 
+    def search_logged_models(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        # MLflow 3's logged models are out of scope: none exist here. Answering the search (an
+        # empty page) lets MLflow 3 clients fall back to the run's own artifacts, as they do
+        # for runs logged before logged models existed.
+        return {"models": []}
+
     # -- autolog's additions -----------------------------------------------------------------------------
     def heartbeat(self, body: Mapping[str, Any]) -> dict[str, Any]:
         run_ids = _list(body, "run_ids")
@@ -379,6 +385,8 @@ ENDPOINTS = [
              ("run_id", "metric_key")),
     Endpoint("GET", "artifacts/list", Tracking.list_artifacts, False,
              {**_RUN_ID, "path": _S, "page_token": _S}, ("run_id",)),
+    Endpoint("POST", "logged-models/search", Tracking.search_logged_models, False,
+             {"experiment_ids": _L, "filter": _S, "max_results": _I, "page_token": _S}),
 ]
 
 

@@ -27,7 +27,7 @@ from autolog.store import _wire
 
 ROLES = ("read", "write", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}
-_READ_POSTS = {"runs/search", "experiments/search"}
+_READ_POSTS = {"runs/search", "experiments/search", "logged-models/search"}
 _CACHE_S = 5.0
 
 

@@ -320,10 +320,10 @@ def runs_list(ctx: click.Context, experiment_names: tuple[str, ...], filter_stri
         chosen = client.search_experiments()
     names = {e.experiment_id: e.name for e in chosen}
     # One more than asked for, to tell the user when the list was cut.
-    found = client.search_runs(list(names), filter_string, ViewType.ACTIVE_ONLY,
-                               max_results=max_results + 1, order_by=list(order_by))
-    more = len(found) > max_results
-    found = found[:max_results]
+    page = client.search_runs(list(names), filter_string, ViewType.ACTIVE_ONLY,
+                              max_results=max_results, order_by=list(order_by))
+    more = page.token is not None  # the store says whether another page exists
+    found = list(page)
     if not found:
         click.echo("No runs match the filter." if filter_string else "No runs.")
         return

@@ -52,7 +52,8 @@ class WriteCombiner:
         with self._cond:
             while not self._pending and not self._stopped:
                 self._cond.wait()
-            taken, rows = [], 0
+            taken: list[tuple[Batch, str | None, Future[None]]] = []
+            rows = 0
             while self._pending and (not taken or rows < _MAX_ROWS):
                 item = self._pending.pop(0)
                 rows += len(item[0][1]) + len(item[0][2]) + len(item[0][3])

@@ -32,7 +32,7 @@ class AlreadyExistsError(InvalidInputError):
 class Endpoint(NamedTuple):
     method: str
     path: str  # below /api/2.0/mlflow/
-    handler: Callable[["Tracking", Mapping[str, Any]], dict[str, Any]]
+    handler: Callable[["Tracking", Mapping[str, Any]], Any]  # the JSON answer (log-batch: the batch)
     write: bool  # needs the write role under --auth
     fields: dict[str, str]  # field -> JSON type, for the OpenAPI description
     required: tuple[str, ...] = ()

@@ -86,7 +86,7 @@ def _endpoint(tracking: Tracking, spec: Endpoint, combiner: WriteCombiner) -> Ca
                 batch = await run_in_threadpool(spec.handler, tracking, fields)
                 request_id = request.headers.get("x-autolog-request-id")
                 await asyncio.wrap_future(combiner.submit(batch, request_id))
-                result = {}
+                result: Any = {}
             else:
                 user = request.scope.get("autolog.user")
                 if user and spec.path == "runs/create":

@@ -180,14 +180,14 @@ def metrics_from_json(items: Any) -> list[Metric]:
         return []
     if not isinstance(items, list):
         raise InvalidInputError("Field 'metrics' must be a list.")
-    out = []
+    out: list[Metric] = []
     append = out.append
     for d in items:
         if type(d) is dict:
             key, value, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
             if (type(key) is str and type(value) in (float, int) and type(ts) is int
                     and type(step) is int):
-                append(Metric(key, float(value), ts, step))
+                append(Metric(key, float(value), ts, step))  # type: ignore[arg-type]
                 continue
         append(metric_from_json(d))
     return out

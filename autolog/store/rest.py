@@ -30,7 +30,7 @@ from autolog.entities import (
     RunTag,
     ViewType,
 )
-from autolog.errors import NotFoundError
+from autolog.errors import NotFoundError, StorageError
 from autolog.store import _wire
 from autolog.store._http import HttpSession
 from autolog.store.base import AbstractStore, PagedList
@@ -218,12 +218,19 @@ class RestStore(AbstractStore):
     def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
                  request_ids: Sequence[str | None] | None = None) -> None:
         patient = self._patient()
-        for run_id, metrics, params, tags in batches:
-            for body in _chunks(run_id, metrics, params, tags):
+        bodies = [body for run_id, metrics, params, tags in batches
+                  for body in _chunks(run_id, metrics, params, tags)]
+        for i, body in enumerate(bodies):
+            try:
                 # A fresh id per request, kept across its retries: the server applies it once.
                 self._call("POST", "runs/log-batch", body, patient=patient,
                            headers={"X-Autolog-Request-Id": uuid.uuid4().hex})
-            self._touch(run_id)
+            except StorageError as exc:
+                lost = [sum(len(b[k]) for b in bodies[i:]) for k in ("metrics", "params", "tags")]
+                raise StorageError(
+                    f"{lost[0]} metrics, {lost[1]} params and {lost[2]} tags could not be sent: "
+                    f"{exc}") from exc
+            self._touch(body["run_id"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._call("POST", "runs/delete-tag", {"run_id": run_id, "key": key})

@@ -566,7 +566,7 @@ class SqlStore(AbstractStore):
         """
         if not run_ids:
             return
-        where = S.runs.c.run_id.in_(list(run_ids))
+        where: Any = S.runs.c.run_id.in_(list(run_ids))
         if not start:
             where = sa.and_(where, S.runs.c.last_heartbeat.is_not(None))
         values = {"last_heartbeat": now or _now_ms()}

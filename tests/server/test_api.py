@@ -215,3 +215,13 @@ def test_unreachable_server_is_one_clear_error_at_the_call(tracking_dir):
     message = str(err.value)
     assert "Cannot reach the tracking server at http://user@127.0.0.1" not in message
     assert "http://127.0.0.1:" in message and "hunter2" not in message
+
+
+def test_unsent_values_are_counted(tracking_dir, monkeypatch):
+    from tests.server.conftest import free_port
+
+    monkeypatch.setenv("AUTOLOG_HTTP_RETRY_S", "0")
+    store = RestStore(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StorageError, match="1500 metrics, 1 params and 0 tags could not be sent"):
+        store.log_many([("a" * 32, [Metric("m", 1.0, 1, i) for i in range(1500)], [Param("p", "1")], [])])
+    store.close()

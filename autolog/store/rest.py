@@ -13,10 +13,10 @@ proxy URL, served by :class:`autolog.store._proxy.ProxyArtifactRepository`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
-import uuid
 from typing import Any, Callable, Sequence
 
 from autolog.entities import (
@@ -222,9 +222,7 @@ class RestStore(AbstractStore):
                   for body in _chunks(run_id, metrics, params, tags)]
         for i, body in enumerate(bodies):
             try:
-                # A fresh id per request, kept across its retries: the server applies it once.
-                self._call("POST", "runs/log-batch", body, patient=patient,
-                           headers={"X-Autolog-Request-Id": uuid.uuid4().hex})
+                self._call("POST", "runs/log-batch", body, patient=patient, headers=_request_id(body))
             except StorageError as exc:
                 lost = [sum(len(b[k]) for b in bodies[i:]) for k in ("metrics", "params", "tags")]
                 raise StorageError(
@@ -298,6 +296,20 @@ class RestStore(AbstractStore):
                 for r in due:
                     if r in self._live:
                         self._live[r] = now
+
+
+def _request_id(body: dict[str, Any]) -> dict[str, str]:
+    """The header that makes a log-batch safe to repeat: an id the server applies once.
+
+    Derived from the content, so that it is the same when the batching writer retries the whole
+    batch after a failure part-way (the parts that got through are not stored twice). Only
+    metrics need it: params and tags are idempotent. Two identical metric batches (same keys,
+    values, timestamps and steps) are one, as in MLflow, whose metrics table keeps such
+    duplicates once.
+    """
+    if not body["metrics"]:
+        return {}
+    return {"X-Autolog-Request-Id": hashlib.sha256(_wire.dumps(body)).hexdigest()[:40]}
 
 
 def _chunks(run_id: str, metrics: Sequence[Metric], params: Sequence[Param],

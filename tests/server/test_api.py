@@ -225,3 +225,18 @@ def test_unsent_values_are_counted(tracking_dir, monkeypatch):
     with pytest.raises(StorageError, match="1500 metrics, 1 params and 0 tags could not be sent"):
         store.log_many([("a" * 32, [Metric("m", 1.0, 1, i) for i in range(1500)], [Param("p", "1")], [])])
     store.close()
+
+
+def test_without_serve_artifacts_clients_get_the_storage_uri(tmp_path):
+    from autolog.server import create_app
+    from tests.server.conftest import LiveServer
+
+    root = tmp_path / "shared-artifacts"
+    app = create_app(f"sqlite:///{tmp_path / 's.db'}", default_artifact_root=str(root),
+                     serve_artifacts=False)
+    with LiveServer(app) as server:
+        run = autolog.Client(server.url).create_run("0")
+        assert run.info.artifact_uri == str(root / "0" / run.info.run_id / "artifacts")
+        missing = httpx.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/0/x")
+        assert missing.status_code == 404 and missing.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    app.state.store.close()

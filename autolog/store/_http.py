@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from autolog.errors import StorageError, missing_dependency
@@ -81,7 +80,10 @@ class HttpSession:
         self._client = client
         self._auth = auth
         self._headers = headers
-        self._lock = threading.Lock()
+        self._down_since: float | None = None  # monotonic time the server stopped answering
+        # Called while a patient request waits for the server (the batching writer bounds its
+        # queue there).
+        self.on_wait: Callable[[], None] | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -104,7 +106,10 @@ class HttpSession:
         if json_body is not None:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(headers or {})
-        deadline = time.monotonic() + (self.retry_s if patient else 0.0)
+        # The patience is shared: once the server has been away for retry_s, later requests
+        # stop waiting too, until one gets through (so that a long outage costs retry_s once,
+        # not per batch, and an exit never waits longer than that).
+        deadline = (self._down_since or time.monotonic()) + (self.retry_s if patient else 0.0)
         attempt = 0
         while True:
             attempt += 1
@@ -115,6 +120,8 @@ class HttpSession:
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
+                if self._down_since is not None:
+                    self._down_since = None
                 if response.status_code < 400:
                     if raw:
                         return response
@@ -123,6 +130,10 @@ class HttpSession:
                     raise self._error(response)
                 problem = f"HTTP {response.status_code}"
                 last = response
+            if not problem.startswith("HTTP ") and self._down_since is None:
+                self._down_since = time.monotonic()
+            if patient and self.on_wait is not None:
+                self.on_wait()
             more = idempotent and (attempt < _QUICK_TRIES or time.monotonic() < deadline)
             if not more:
                 if problem.startswith("HTTP "):

@@ -44,6 +44,9 @@ from autolog.errors import AutologError, ParamConflictError, RunStateError, Stor
 from autolog.store.base import AbstractStore, PagedList, new_run
 
 _WRITE_RETRIES = 3
+# Metrics held while the backend (a tracking server) is unreachable; past this, the oldest are
+# dropped and counted, so that a long outage cannot exhaust the training process's memory.
+MAX_BUFFERED_METRICS = int(os.environ.get("AUTOLOG_MAX_BUFFERED_METRICS", "2000000"))
 _MAX_QUEUED_OTHER = 256
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
 
@@ -55,6 +58,8 @@ class BatchingStore(AbstractStore):
         self.inner = inner
         self.interval = interval
         self._reset()
+        if hasattr(inner, "set_waiting_hook"):
+            inner.set_waiting_hook(self._shed)
         _live_writers.add(self)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._reset)
@@ -70,6 +75,7 @@ class BatchingStore(AbstractStore):
         self._requested = 0
         self._done = 0
         self._errors: list[BaseException] = []
+        self._dropped = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._experiments: dict[str, Experiment] = {}
@@ -276,6 +282,14 @@ class BatchingStore(AbstractStore):
         except Exception as exc:  # noqa: BLE001 - reported at the next flush
             self._errors.append(exc)
 
+    def _shed(self) -> None:
+        """Keep the metric queue bounded while the backend is away: drop the oldest past
+        :data:`MAX_BUFFERED_METRICS` (``popleft`` is atomic; producers keep appending)."""
+        extra = len(self._metrics) - MAX_BUFFERED_METRICS
+        for _ in range(max(extra, 0)):
+            self._metrics.popleft()
+        self._dropped += max(extra, 0)
+
     # -- barriers -------------------------------------------------------------------------------
     def flush(self, raise_errors: bool = True) -> None:
         """Commit everything enqueued so far; raise the first storage failure since last time.
@@ -295,6 +309,11 @@ class BatchingStore(AbstractStore):
                         self._cond.wait(1.0)
         elif self._metrics or self._other:
             self._drain()
+        if self._dropped:
+            self._errors.insert(0, StorageError(
+                f"{self._dropped} metrics were dropped while the tracking store was unreachable "
+                f"(at most {MAX_BUFFERED_METRICS} are held; AUTOLOG_MAX_BUFFERED_METRICS)."))
+            self._dropped = 0
         if self._errors and raise_errors:
             errors, self._errors = self._errors, []
             raise errors[0]

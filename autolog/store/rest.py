@@ -68,6 +68,10 @@ class RestStore(AbstractStore):
             return self.session.request("GET", f"{_wire.API}/{endpoint}", params=body, **kw)
         return self.session.request(method, f"{_wire.API}/{endpoint}", json_body=body or {}, **kw)
 
+    def set_waiting_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` now and then while the writer waits for an unreachable server."""
+        self.session.on_wait = hook
+
     @staticmethod
     def _patient() -> bool:
         # The batching writer's thread may wait out a server restart; a user's own call may not.

@@ -74,3 +74,28 @@ def test_run_of_a_dead_client_is_marked_killed(tmp_path):
         client.kill()
         client.stdout.close()
         server.stop()
+
+
+def test_buffer_is_bounded_while_the_server_is_away(monkeypatch):
+    import pytest
+
+    from autolog.errors import StorageError
+    from autolog.store import batching
+    from autolog.store.batching import BatchingStore
+    from autolog.store.rest import RestStore
+    from tests.server.conftest import free_port
+
+    monkeypatch.setenv("AUTOLOG_HTTP_RETRY_S", "4")
+    monkeypatch.setattr(batching, "MAX_BUFFERED_METRICS", 1000)
+    inner = RestStore(f"http://127.0.0.1:{free_port()}")
+    store = BatchingStore(inner)
+    store.log_metric_fast("a" * 32, "m", 0.0, 1, 0)
+    deadline = time.monotonic() + 10
+    while store._metrics:  # the writer has taken the first value and waits for the server
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for step in range(1, 5001):  # training goes on: appends only
+        store.log_metric_fast("a" * 32, "m", float(step), 1, step)
+    with pytest.raises(StorageError, match="4000 metrics were dropped"):
+        store.flush()
+    inner.close()

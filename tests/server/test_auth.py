@@ -143,3 +143,4 @@ def test_cli_users_then_server_with_auth(tmp_path):
 def test_server_without_auth_says_it_is_open(server_process):
     server_process.stop()
     assert "no --auth" in server_process.stderr and "this machine only" in server_process.stderr
+

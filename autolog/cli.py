@@ -323,10 +323,10 @@ def runs_list(ctx: click.Context, experiment_names: tuple[str, ...], filter_stri
         chosen = client.search_experiments()
     names = {e.experiment_id: e.name for e in chosen}
     # One more than asked for, to tell the user when the list was cut.
-    found = client.search_runs(list(names), filter_string, ViewType.ACTIVE_ONLY,
-                               max_results=max_results + 1, order_by=list(order_by))
-    more = len(found) > max_results
-    found = found[:max_results]
+    page = client.search_runs(list(names), filter_string, ViewType.ACTIVE_ONLY,
+                              max_results=max_results, order_by=list(order_by))
+    more = page.token is not None  # the store says whether another page exists
+    found = list(page)
     if not found:
         click.echo("No runs match the filter." if filter_string else "No runs.")
         return
@@ -468,6 +468,15 @@ def artifacts_download(ctx: click.Context, run_id: str, path: str | None, dst: s
     except (ImportError, PlotError) as exc:  # a picture that cannot be drawn here: say why
         raise CliError(_first_line(exc)) from None
     click.echo(local)
+
+
+def _add_server_commands() -> None:
+    from autolog.server.cli import server  # only click; the server's own deps load when it runs
+
+    cli.add_command(server)
+
+
+_add_server_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from autolog.entities import (
     ViewType,
 )
 from autolog.store import artifacts as _artifacts
+from autolog.store.base import PagedList
 
 __all__ = ["Client"]
 
@@ -168,12 +169,20 @@ class Client:
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
-                    order_by: Sequence[str] | None = None) -> list[Run]:
-        """Raises: FilterSyntaxError: the filter or an order_by clause does not parse."""
+                    order_by: Sequence[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
+        """One page of runs (MLflow's ``PagedList``: a list whose ``token`` fetches the next page
+        when passed back as ``page_token``; None on the last page).
+
+        Raises:
+            FilterSyntaxError: the filter or an order_by clause does not parse.
+            InvalidInputError: ``page_token`` is not a token from a previous page.
+        """
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
         return self._store.search_runs(  # type: ignore[no-any-return]
-            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results, order_by)
+            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results, order_by,
+            page_token)
 
     # -- artifacts ------------------------------------------------------------------------------
     def _repo(self, run_id: str) -> _artifacts.ArtifactRepository:

@@ -40,6 +40,10 @@ runs = sa.Table(
     # "host:pid" of the process that created the run, so that a run whose process died without
     # ending it can be recognised and marked KILLED instead of staying RUNNING forever.
     sa.Column("owner", sa.String(300)),
+    # Milliseconds of the last heartbeat from a remote client (tracking server): a RUNNING run
+    # silent for longer than the server's --heartbeat-timeout is marked KILLED. NULL for runs of
+    # clients that send no heartbeats (MLflow's), which are never timed out.
+    sa.Column("last_heartbeat", sa.BigInteger),
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
 )
 
@@ -97,4 +101,21 @@ inputs = sa.Table(
     sa.Column("dtypes", sa.Text),
     sa.Column("source", sa.String(1000)),
     sa.Column("tags", sa.Text),  # a JSON object (revision 0004)
+)
+
+# The tracking server's accounts (``autolog server --auth``). Passwords are argon2 hashes.
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", sa.String(256), primary_key=True),
+    sa.Column("password_hash", sa.String(512), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)
+
+# Ids of write requests already applied, so that a client retrying a log-batch whose response it
+# lost (a timeout, a dropped connection) does not store its metrics twice.
+applied_requests = sa.Table(
+    "applied_requests", metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("applied_time", sa.BigInteger, nullable=False, index=True),
 )

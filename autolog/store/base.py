@@ -31,6 +31,7 @@ from autolog.entities import (
     RunTag,
     ViewType,
 )
+from autolog.errors import InvalidInputError
 
 DEFAULT_EXPERIMENT_ID = "0"
 
@@ -54,6 +55,44 @@ def new_run(experiment: Experiment, run_id: str, run_name: str, start_time: int,
 
 
 DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class PagedList(list):  # type: ignore[type-arg]
+    """One page of results (a plain list) with ``token``: the opaque ``page_token`` that fetches
+    the next page, or None on the last one (MLflow's ``PagedList``)."""
+
+    def __init__(self, items: Sequence[Any] = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+def encode_page_token(offset: int) -> str:
+    """An opaque page token for the rows after the first ``offset``."""
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    """The offset a page token stands for (0 for none).
+
+    Raises:
+        InvalidInputError: the token was not made by :func:`encode_page_token`.
+    """
+    if not token:
+        return 0
+    import base64
+    import binascii
+    import json
+
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
+        offset = None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInputError(f"Invalid page_token {token[:100]!r}: pass the token of a previous page.")
+    return offset
 
 
 class AbstractStore(abc.ABC):
@@ -99,6 +138,15 @@ class AbstractStore(abc.ABC):
         Raises:
             NotFoundError: no experiment has that id.
         """
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment a new name.
+
+        Raises:
+            NotFoundError: no experiment has that id.
+            InvalidInputError: the name is empty or taken, or the backend cannot rename.
+        """
+        raise InvalidInputError(f"{type(self).__name__} cannot rename experiments.")
 
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
@@ -169,8 +217,14 @@ class AbstractStore(abc.ABC):
             ParamConflictError: a param exists with another value; nothing of the batch is stored.
         """
 
-    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
-        """Store several runs' batches; a backend may do it in one transaction."""
+    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                 request_ids: Sequence[str | None] | None = None) -> None:
+        """Store several runs' batches; a backend may do it in one transaction.
+
+        ``request_ids``: one per batch (or None): a backend that records applied ids skips a
+        batch whose id it applied before (a remote client repeating a request whose answer it
+        lost), so that a retried batch is stored once.
+        """
         for run_id, metrics, params, tags in batches:
             self.log_batch(run_id, metrics, params, tags)
 
@@ -228,11 +282,17 @@ class AbstractStore(abc.ABC):
         run_view_type: int = ViewType.ACTIVE_ONLY,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
-    ) -> list[Run]:
+        page_token: str | None = None,
+    ) -> PagedList:
         """Runs of the given experiments matching the filter, newest first unless ordered.
+
+        At most ``max_results`` runs; the result's ``token`` fetches the next page when passed
+        as ``page_token`` with the same other arguments (None on the last page). Paging is done
+        by the backend, never by loading every run.
 
         Raises:
             FilterSyntaxError: the filter or an order-by clause does not parse.
+            InvalidInputError: ``page_token`` is not one this store returned.
         """
 
     @abc.abstractmethod

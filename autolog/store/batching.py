@@ -48,8 +48,11 @@ from autolog.entities import (
 from autolog.errors import AutologError, ParamConflictError, RunStateError, StorageError
 from autolog.store import _backlog
 from autolog.store._backlog import Op
-from autolog.store.base import AbstractStore, new_run
+from autolog.store.base import AbstractStore, PagedList, new_run
 
+# Metrics held while the backend (a tracking server) is unreachable; past this, the oldest are
+# dropped and counted, so that a long outage cannot exhaust the training process's memory.
+MAX_BUFFERED_METRICS = int(os.environ.get("AUTOLOG_MAX_BUFFERED_METRICS", "2000000"))
 _MAX_QUEUED_OTHER = 256
 _MAX_GROUP_METRICS = 200_000
 _live_writers: "weakref.WeakSet[BatchingStore]" = weakref.WeakSet()
@@ -77,6 +80,8 @@ class BatchingStore(AbstractStore):
         # How long a failing write is retried before it is given up (AUTOLOG_WRITE_RETRY_S).
         self.retry_window = _backlog.default_retry_window() if retry_window is None else retry_window
         self._reset()
+        if hasattr(inner, "set_waiting_hook"):
+            inner.set_waiting_hook(self._shed)
         _live_writers.add(self)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._reset)
@@ -92,6 +97,7 @@ class BatchingStore(AbstractStore):
         self._requested = 0
         self._done = 0
         self._errors: list[tuple[str | None, BaseException]] = []  # (run id, error)
+        self._dropped = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._experiments: dict[str, Experiment] = {}
@@ -364,6 +370,14 @@ class BatchingStore(AbstractStore):
         """How many writes wait for a failing store to accept them (0: everything is written)."""
         return len(self._backlog.ops)
 
+    def _shed(self) -> None:
+        """Keep the metric queue bounded while the backend is away: drop the oldest past
+        :data:`MAX_BUFFERED_METRICS` (``popleft`` is atomic; producers keep appending)."""
+        extra = len(self._metrics) - MAX_BUFFERED_METRICS
+        for _ in range(max(extra, 0)):
+            self._metrics.popleft()
+        self._dropped += max(extra, 0)
+
     # -- barriers -------------------------------------------------------------------------------
     def flush(self, raise_errors: bool = True) -> None:
         """Commit everything enqueued so far (a failing store is retried once more now; what it
@@ -386,6 +400,11 @@ class BatchingStore(AbstractStore):
                         self._cond.wait(1.0)
         elif self._metrics or self._other or self._backlog.ops:
             self._drain(force=True)
+        if self._dropped:
+            self._errors.insert(0, (None, StorageError(
+                f"{self._dropped} metrics were dropped while the tracking store was unreachable "
+                f"(at most {MAX_BUFFERED_METRICS} are held; AUTOLOG_MAX_BUFFERED_METRICS).")))
+            self._dropped = 0
         if self._errors and raise_errors:
             errors, self._errors = self._errors, []
             raise errors[0][1]
@@ -431,6 +450,9 @@ class BatchingStore(AbstractStore):
         self._experiments.pop(experiment_id, None)
         self.inner.set_experiment_lifecycle(experiment_id, stage)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.inner.rename_experiment(experiment_id, new_name)
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.inner.set_experiment_tag(experiment_id, key, value)
 
@@ -467,10 +489,11 @@ class BatchingStore(AbstractStore):
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str = "",
                     run_view_type: int = ViewType.ACTIVE_ONLY, max_results: int = 1000,
-                    order_by: Sequence[str] | None = None) -> list[Run]:
+                    order_by: Sequence[str] | None = None,
+                    page_token: str | None = None) -> PagedList:
         self._read()
         return self.inner.search_runs(experiment_ids, filter_string, run_view_type, max_results,
-                                      order_by)
+                                      order_by, page_token)
 
     def mark_stale_runs(self, alive: Any) -> int:
         return self.inner.mark_stale_runs(alive)

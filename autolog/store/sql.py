@@ -49,6 +49,9 @@ from autolog.store.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     AbstractStore,
+    PagedList,
+    decode_page_token,
+    encode_page_token,
     new_run,
     run_artifact_uri,
 )
@@ -284,6 +287,23 @@ class SqlStore(AbstractStore):
 
         self._transact(update)
 
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        key = self._experiment_key(experiment_id)
+        if not isinstance(new_name, str) or not new_name.strip():
+            raise InvalidInputError("Experiment names must be non-empty strings.")
+
+        def rename(conn: sa.Connection) -> None:
+            other = conn.execute(sa.select(S.experiments.c.experiment_id).where(
+                S.experiments.c.name == new_name)).first()
+            if other is not None and other.experiment_id != key:
+                raise InvalidInputError(f"An experiment named {new_name!r} already exists.")
+            done = conn.execute(S.experiments.update().where(
+                S.experiments.c.experiment_id == key).values(name=new_name, last_update_time=_now_ms()))
+            if done.rowcount == 0:
+                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+
+        self._transact(rename)
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_key = self._experiment_key(experiment_id)
         self.get_experiment(experiment_id)
@@ -452,17 +472,24 @@ class SqlStore(AbstractStore):
     ) -> None:
         self.log_many([(run_id, list(metrics), list(params), list(tags))])
 
-    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]]) -> None:
-        self._transact(lambda conn: self._write_batches(conn, batches))
+    def log_many(self, batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
+                 request_ids: Sequence[str | None] | None = None) -> None:
+        """``request_ids``: one per batch (or None); a batch whose id was applied before is
+        skipped, so that a request retried after its response was lost is stored once."""
+        self._transact(lambda conn: self._write_batches(conn, batches, request_ids=request_ids))
 
     def _write_batches(self, conn: sa.Connection,
                        batches: Sequence[tuple[str, list[Metric], list[Param], list[RunTag]]],
-                       new: set[str] | frozenset[str] = frozenset()) -> None:
+                       new: set[str] | frozenset[str] = frozenset(),
+                       request_ids: Sequence[str | None] | None = None) -> None:
         """``new``: runs created in this transaction (nothing of theirs to check or replace)."""
         older = {b[0] for b in batches} - new
         known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
             S.runs.c.run_id.in_(older)))} if older else set()
-        for run_id, metrics, params, tags in batches:
+        for i, (run_id, metrics, params, tags) in enumerate(batches):
+            request_id = request_ids[i] if request_ids else None
+            if request_id is not None and not self._first_application(conn, request_id):
+                continue
             fresh = run_id in new
             if not fresh and run_id not in known:
                 raise NotFoundError(f"No run with id {run_id!r}.")
@@ -472,6 +499,19 @@ class SqlStore(AbstractStore):
                 self._upsert_tags(conn, run_id, tags)
             if metrics:
                 self._insert_metrics(conn, run_id, metrics)
+
+    @staticmethod
+    def _first_application(conn: sa.Connection, request_id: str) -> bool:
+        """Record ``request_id`` in the write's own transaction; False if it was applied before."""
+        table = S.applied_requests
+        if conn.execute(sa.select(table.c.request_id).where(
+                table.c.request_id == request_id)).first() is not None:
+            return False
+        now = _now_ms()
+        conn.execute(table.insert().values(request_id=request_id[:64], applied_time=now))
+        if hash(request_id) % 1000 == 0:  # now and then, forget ids older than a day
+            conn.execute(table.delete().where(table.c.applied_time < now - 86_400_000))
+        return True
 
     def _insert_params(self, conn: sa.Connection, run_id: str, params: Sequence[Param],
                        fresh: bool = False) -> None:
@@ -581,7 +621,9 @@ class SqlStore(AbstractStore):
         run_view_type: int = ViewType.ACTIVE_ONLY,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
-    ) -> list[Run]:
+        page_token: str | None = None,
+    ) -> PagedList:
+        offset = decode_page_token(page_token)
         runs = S.runs
         node = _search.parse_filter(filter_string)
         clauses = [_search.parse_order_by(c) for c in (order_by or [])]
@@ -603,11 +645,49 @@ class SqlStore(AbstractStore):
             order.append(column.is_(None))  # missing values last, whichever the direction
             order.append(column.asc() if clause.ascending else column.desc())
         order += [runs.c.start_time.desc(), runs.c.run_id]
-        query = query.order_by(*order).limit(max_results)
+        # One row past the page tells whether there is a next page; paging is done in SQL.
+        query = query.order_by(*order).limit(max_results + 1).offset(offset)
 
-        def load(conn: sa.Connection) -> list[Run]:
-            return build_runs(conn, conn.execute(query).all())
+        def load(conn: sa.Connection) -> PagedList:
+            rows = conn.execute(query).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(build_runs(conn, rows[:max_results]), token)
 
         return self._transact(load, write=False)
+
+    # -- the tracking server's bookkeeping --------------------------------------------------------
+    def heartbeat(self, run_ids: Sequence[str], start: bool = False, now: int | None = None) -> None:
+        """Record that the client running ``run_ids`` is alive (see ``runs.last_heartbeat``).
+
+        Only runs whose client sends heartbeats are touched, unless ``start`` begins them.
+        """
+        if not run_ids:
+            return
+        where: Any = S.runs.c.run_id.in_(list(run_ids))
+        if not start:
+            where = sa.and_(where, S.runs.c.last_heartbeat.is_not(None))
+        values = {"last_heartbeat": now or _now_ms()}
+        self._transact(lambda c: c.execute(S.runs.update().where(where).values(**values)))
+
+    def running_owners(self) -> list[tuple[str, str]]:
+        """(run id, owner) of every RUNNING run that has an owner (for a remote client's
+        :meth:`mark_stale_runs`)."""
+        rows = self._transact(lambda c: c.execute(sa.select(S.runs.c.run_id, S.runs.c.owner).where(
+            sa.and_(S.runs.c.status == RunStatus.RUNNING, S.runs.c.owner.is_not(None)))).all(),
+            write=False)
+        return [(r.run_id, r.owner) for r in rows]
+
+    def mark_silent_runs(self, timeout_ms: int, now: int | None = None) -> int:
+        """End as KILLED every RUNNING run whose last heartbeat is older than ``timeout_ms``."""
+        when = now or _now_ms()
+
+        def mark(conn: sa.Connection) -> int:
+            done = conn.execute(S.runs.update().where(sa.and_(
+                S.runs.c.status == RunStatus.RUNNING, S.runs.c.last_heartbeat.is_not(None),
+                S.runs.c.last_heartbeat < when - timeout_ms)).values(
+                status=RunStatus.KILLED, end_time=when))
+            return int(done.rowcount or 0)
+
+        return self._transact(mark)
 
 

@@ -241,6 +241,22 @@ class StoreContract:
             [ids[1], ids[2], ids[0], ids[3]]
         assert self._ids(store, "", max_results=2) == [ids[3], ids[2]]
 
+    def test_search_pages(self, store: Any) -> None:
+        ids = [self._run(store, name=f"p{i}", start=2000 + i) for i in range(7)]
+        pages, token = [], None
+        while True:
+            page = store.search_runs([DEFAULT_EXPERIMENT_ID], "", max_results=3, page_token=token)
+            pages.append([r.info.run_id for r in page])
+            token = page.token
+            if token is None:
+                break
+        assert pages == [ids[6:3:-1], ids[3:0:-1], ids[0:1]]
+        ordered = store.search_runs([DEFAULT_EXPERIMENT_ID], "attributes.run_name != 'p0'",
+                                    max_results=6, order_by=["attributes.start_time ASC"])
+        assert [r.info.run_id for r in ordered] == ids[1:] and ordered.token is None
+        with pytest.raises(InvalidInputError):
+            store.search_runs([DEFAULT_EXPERIMENT_ID], "", page_token="not-a-token")
+
     @pytest.mark.parametrize("flt, position", [
         ("metrics.acc >", 13),
         ("metrics.acc > 0.5 AND", 21),

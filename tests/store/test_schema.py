@@ -129,3 +129,23 @@ def test_fixture_script_rebuilds_the_same_rows(tmp_path):
     tables = _tables(FIXTURES / "schema_0001.db")
     assert _tables(rebuilt) == tables
     assert _rows(rebuilt, tables) == _rows(FIXTURES / "schema_0001.db", tables)
+
+
+def test_upgraded_schema_equals_a_new_one(tmp_path):
+    """Alembic's revisions and _schema.py (what new databases get) describe the same tables."""
+    import sqlalchemy as sa
+
+    old = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_0001.db", old)
+    SqlStore(f"sqlite:///{old}", str(tmp_path / "a")).close()
+    new = tmp_path / "new.db"
+    SqlStore(f"sqlite:///{new}", str(tmp_path / "b")).close()
+
+    def shape(db):
+        inspector = sa.inspect(sa.create_engine(f"sqlite:///{db}"))
+        return {t: (sorted(c["name"] for c in inspector.get_columns(t)),
+                    sorted(i["name"] for i in inspector.get_indexes(t)))
+                for t in inspector.get_table_names()}
+
+    assert shape(old) == shape(new)
+    assert "users" in shape(new) and "last_heartbeat" in shape(new)["runs"][0]

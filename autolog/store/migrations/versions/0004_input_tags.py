@@ -1,7 +1,7 @@
 """Dataset inputs keep their tags: ``log_input(dataset, tags={...})``.
 
 Revision ID: 0004
-Revises: 0001 (re-chained after 0002/0003 when those land: only ``down_revision`` changes)
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

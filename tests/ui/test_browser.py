@@ -197,7 +197,10 @@ def test_chart_of_two_runs(page, ui_server):
     boxes.nth(1).check()
     page.click("#chart-btn")
     page.wait_for_selector("body[data-ready='1']")
-    page.locator("#metric-picks input").nth(1).check()
+    page.locator("#metric-picks label", has_text="final_train_loss").locator("input").uncheck()
+    page.wait_for_function("document.querySelectorAll('.chart-card').length === 0")
+    page.locator("#metric-picks label", has_text=re.compile("^train_loss$")).locator("input").check()
+    page.locator("#metric-picks label", has_text=re.compile("^val_loss$")).locator("input").check()
     page.wait_for_function("document.querySelectorAll('.chart-card').length === 2")
     card = page.locator(".chart-card").first
     assert card.locator("path.series").count() == 2

@@ -9,10 +9,7 @@ are translated for the UI.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 import time
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -20,20 +17,14 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from autolog import search as _search
-from autolog.entities import LifecycleStage, RunStatus
+from autolog.entities import LifecycleStage
 from autolog.errors import InvalidInputError, NotFoundError, StorageError
 from autolog.store import _schema as S
 
 T = TypeVar("T")
 QUERY_TIMEOUT_S = 5.0
-MAX_PAGE = 500
-MAX_POINTS = 5000
-SOURCE_TAGS = ("autolog.source.name", "mlflow.source.name")
 TABLES = SimpleNamespace(runs=S.runs, params=S.params, tags=S.tags,
                          latest_metrics=S.latest_metrics)
-# Column ids are "<kind>:<key>"; "attributes" columns are the run's own fields.
-ATTRIBUTE_COLUMNS = ("run_name", "status", "start_time", "duration", "user_id", "source")
 _KEY_TABLES = {"params": S.params, "metrics": S.latest_metrics, "tags": S.tags}
 
 
@@ -95,46 +86,6 @@ def read(engine: sa.Engine, fn: Callable[[sa.Connection], T],
         raise StorageError(f"The tracking store failed: {str(exc).splitlines()[0]}") from exc
 
 
-# -- page tokens ----------------------------------------------------------------------------------
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def decode_token(token: str | None) -> int:
-    """The offset inside a page token ('' or None: the first page).
-
-    Raises:
-        InvalidInputError: the token was not made by :func:`encode_token`.
-    """
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        offset = int(data["o"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidInputError(f"Invalid page token {token!r}.") from None
-    if offset < 0:
-        raise InvalidInputError(f"Invalid page token {token!r}.")
-    return offset
-
-
-def parse_column(column: str) -> tuple[str, str]:
-    """``"params:lr"`` -> ("params", "lr"); attributes are "attributes:<name>".
-
-    Raises:
-        InvalidInputError: an unknown kind or attribute.
-    """
-    kind, sep, key = column.partition(":")
-    if not sep or not key or kind not in ("attributes", "params", "metrics", "tags"):
-        raise InvalidInputError(
-            f"Invalid column {column!r}: expected attributes:<name>, params:<key>, "
-            "metrics:<key> or tags:<key>.")
-    if kind == "attributes" and key not in ATTRIBUTE_COLUMNS:
-        raise InvalidInputError(
-            f"Invalid column {column!r}: attributes are {', '.join(ATTRIBUTE_COLUMNS)}.")
-    return kind, key
-
-
 # -- experiments ----------------------------------------------------------------------------------
 def experiments(conn: sa.Connection, view: str = "active") -> list[dict[str, Any]]:
     """Experiments with their active run count and last activity, newest first."""
@@ -175,128 +126,6 @@ def rename_experiment(conn: sa.Connection, experiment_id: int, name: str) -> Non
         raise NotFoundError(f"No experiment with id {experiment_id}.")
 
 
-# -- runs table -----------------------------------------------------------------------------------
-def _value_column(query: Any, kind: str, key: str, alias_name: str, now_ms: int) -> tuple[Any, Any]:
-    """(query with the joins it needs, the SQL expression of column kind:key)."""
-    r = S.runs.c
-    if kind == "attributes":
-        if key == "duration":
-            return query, sa.func.coalesce(r.end_time, now_ms) - r.start_time
-        if key == "source":
-            alias = S.tags.alias(alias_name)
-            query = query.outerjoin(alias, sa.and_(alias.c.run_id == r.run_id,
-                                                   alias.c.key == SOURCE_TAGS[0]))
-            return query, alias.c.value
-        return query, r[key]
-    alias = _KEY_TABLES[kind].alias(alias_name)
-    query = query.outerjoin(alias, sa.and_(alias.c.run_id == r.run_id, alias.c.key == key))
-    return query, alias.c.value
-
-
-def _run_filter(experiment_id: int, filter_string: str, parent: str | None,
-                grouped: bool, deleted: bool) -> list[Any]:
-    r = S.runs.c
-    stage = LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE
-    where = [r.experiment_id == experiment_id, r.lifecycle_stage == stage]
-    node = _search.parse_filter(filter_string)
-    if node is not None:
-        where.append(_search.compile_filter(node, TABLES))
-    if parent:
-        where.append(r.parent_run_id == parent)
-    elif grouped and node is None:
-        # Nested runs appear under their parent (fetched with parent=...), not at the top level.
-        where.append(r.parent_run_id.is_(None))
-    return where
-
-
-def runs_page(conn: sa.Connection, experiment_id: int, *, filter_string: str = "",
-              sort: str = "-attributes:start_time", columns: Sequence[str] = (),
-              offset: int = 0, limit: int = 100, parent: str | None = None,
-              grouped: bool = True, deleted: bool = False,
-              ids: Sequence[str] | None = None) -> dict[str, Any]:
-    """One page of an experiment's runs, filtered and sorted in SQL, with the chosen columns.
-
-    Raises:
-        FilterSyntaxError: the filter does not parse (with its position).
-        InvalidInputError: a bad column, sort or limit.
-    """
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}.")
-    now_ms = int(time.time() * 1000)
-    r = S.runs.c
-    descending = sort.startswith("-")
-    sort_kind, sort_key = parse_column(sort.lstrip("-+"))
-    wanted = [parse_column(c) for c in columns]
-    if ids is not None:
-        where = [r.run_id.in_(list(ids)[:MAX_PAGE])]
-    else:
-        where = _run_filter(experiment_id, filter_string, parent, grouped, deleted)
-    query = sa.select(r.run_id, r.run_name, r.status, r.start_time, r.end_time, r.user_id,
-                      r.parent_run_id, r.lifecycle_stage).select_from(S.runs)
-    query, sort_expr = _value_column(query, sort_kind, sort_key, "sort_value", now_ms)
-    order = [sort_expr.is_(None), sort_expr.desc() if descending else sort_expr.asc(),
-             r.start_time.desc(), r.run_id]
-    rows = conn.execute(query.where(*where).order_by(*order).offset(offset).limit(limit)).all()
-    total = None
-    if ids is None and offset == 0:
-        total = conn.execute(sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar()
-    page_ids = [row.run_id for row in rows]
-    cells = _cells(conn, page_ids, wanted)
-    children = _child_counts(conn, page_ids) if page_ids else {}
-    out_rows = []
-    for row in rows:
-        values = cells.get(row.run_id, {})
-        end = row.end_time if row.end_time is not None else (
-            now_ms if row.status == RunStatus.RUNNING else None)
-        out_rows.append({
-            "run_id": row.run_id, "run_name": row.run_name or "", "status": row.status,
-            "start_time": row.start_time, "end_time": row.end_time,
-            "duration": end - row.start_time if end is not None else None,
-            "user_id": row.user_id or "", "source": values.pop("_source", ""),
-            "parent_run_id": row.parent_run_id, "children": children.get(row.run_id, 0),
-            "lifecycle_stage": row.lifecycle_stage, "cells": values,
-        })
-    more = ids is None and len(rows) == limit
-    return {"runs": out_rows, "total": total, "offset": offset,
-            "next_page_token": encode_token(offset + limit) if more else None}
-
-
-def _cells(conn: sa.Connection, run_ids: list[str], wanted: list[tuple[str, str]]
-           ) -> dict[str, dict[str, Any]]:
-    """{run_id: {"kind:key": value}} for the page's runs and the chosen columns (few queries)."""
-    out: dict[str, dict[str, Any]] = {rid: {} for rid in run_ids}
-    if not run_ids:
-        return out
-    by_kind: dict[str, list[str]] = {"params": [], "metrics": [], "tags": list(SOURCE_TAGS)}
-    for kind, key in wanted:
-        if kind != "attributes":
-            by_kind[kind].append(key)
-    for kind, keys in by_kind.items():
-        if not keys:
-            continue
-        table = _KEY_TABLES[kind]
-        cols = [table.c.run_id, table.c.key, table.c.value]
-        if kind == "metrics":
-            cols.append(table.c.is_nan)
-        for row in conn.execute(sa.select(*cols).where(
-                table.c.run_id.in_(run_ids), table.c.key.in_(keys))):
-            if kind == "tags" and row.key in SOURCE_TAGS:
-                out[row.run_id].setdefault("_source", row.value)
-                if row.key not in [k for k_kind, k in wanted if k_kind == "tags"]:
-                    continue
-            value = "NaN" if kind == "metrics" and row.is_nan else row.value
-            out[row.run_id][f"{kind}:{row.key}"] = value
-    return out
-
-
-def _child_counts(conn: sa.Connection, run_ids: list[str]) -> dict[str, int]:
-    r = S.runs.c
-    rows = conn.execute(sa.select(r.parent_run_id, sa.func.count()).where(
-        r.parent_run_id.in_(run_ids), r.lifecycle_stage == LifecycleStage.ACTIVE)
-        .group_by(r.parent_run_id))
-    return {row[0]: row[1] for row in rows}
-
-
 # -- column picker --------------------------------------------------------------------------------
 def column_keys(conn: sa.Connection, experiment_id: int, kind: str, q: str = "",
                 limit: int = 200) -> dict[str, Any]:
@@ -332,48 +161,6 @@ def column_keys(conn: sa.Connection, experiment_id: int, kind: str, q: str = "",
             continue
         keys.append(key)
     return {"kind": kind, "keys": keys, "truncated": len(keys) >= limit}
-
-
-# -- metric histories -----------------------------------------------------------------------------
-def series(conn: sa.Connection, run_id: str, key: str, max_points: int = 1000) -> dict[str, Any]:
-    """A metric's history with at most ~``max_points`` points: every point when it has few, else
-    per step bucket the point of its minimum and of its maximum, so spikes survive downsampling.
-
-    Points are ``[step, timestamp, value]`` (value None for NaN).
-    """
-    max_points = max(2, min(max_points, MAX_POINTS))
-    m = S.metrics.c
-    match = sa.and_(m.run_id == run_id, m.key == key)
-    count, lo, hi = conn.execute(sa.select(sa.func.count(), sa.func.min(m.step), sa.func.max(m.step))
-                                 .where(match)).one()
-    if count <= max_points:
-        rows = conn.execute(sa.select(m.step, m.timestamp, m.value, m.is_nan).where(match)
-                            .order_by(m.step, m.timestamp)).all()
-        points = [[s, t, None if nan else v] for s, t, v, nan in rows]
-        return {"run_id": run_id, "key": key, "count": count, "points": points, "sampled": False}
-    buckets = max_points // 2
-    if hi == lo:  # every value at one step: bucket by time instead
-        axis = m.timestamp
-        lo, hi = conn.execute(sa.select(sa.func.min(m.timestamp), sa.func.max(m.timestamp))
-                              .where(match)).one()
-    else:
-        axis = m.step
-    span = hi - lo + 1
-    bucket = ((axis - lo) * buckets // span).label("bucket")
-    rows = conn.execute(sa.select(
-        sa.func.min(m.step), sa.func.max(m.step), sa.func.min(m.timestamp), sa.func.max(m.timestamp),
-        sa.func.min(m.value), sa.func.max(m.value), sa.func.count(m.value))
-        .where(match).group_by(bucket).order_by(bucket)).all()
-    points: list[list[Any]] = []
-    for s_lo, s_hi, t_lo, t_hi, v_lo, v_hi, n in rows:
-        if not n:  # only NaNs in this bucket
-            points.append([s_lo, t_lo, None])
-            continue
-        # The bucket is narrower than a pixel: its min and max drawn at its two ends.
-        points.append([s_lo, t_lo, v_lo])
-        if s_hi != s_lo or t_hi != t_lo:
-            points.append([s_hi, t_hi, v_hi])
-    return {"run_id": run_id, "key": key, "count": count, "points": points, "sampled": True}
 
 
 def run_children(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:

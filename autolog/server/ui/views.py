@@ -26,6 +26,8 @@ from autolog.errors import (
 )
 from autolog.server.ui import artifacts as A
 from autolog.server.ui import queries as Q
+from autolog.server.ui import runs_table as RT
+from autolog.server.ui.series import series as series_of
 
 MAX_COMPARE = 50
 MAX_SERIES = 100
@@ -172,17 +174,20 @@ class UI:
 
     # -- runs table -------------------------------------------------------------------------
     def runs(self, request: Request) -> Any:
+        """A page of runs; ``count=1``: the number of matching runs; ``ids=``: those runs."""
         experiment_id = Q.parse_experiment_id(request.path_params["experiment_id"])
         qp = request.query_params
-        offset = _int(request, "offset", -1)
-        if offset < 0:
-            offset = Q.decode_token(qp.get("page_token"))
-        ids = _list(request, "ids") if "ids" in qp else None
-        return self._read(lambda c: Q.runs_page(
-            c, experiment_id, filter_string=qp.get("filter", ""),
-            sort=qp.get("sort") or "-attributes:start_time", columns=_list(request, "cols"),
-            offset=offset, limit=_int(request, "limit", 100), parent=qp.get("parent") or None,
-            grouped=qp.get("group", "1") != "0", deleted=qp.get("deleted") == "1", ids=ids))
+        columns = _list(request, "cols")
+        if "ids" in qp:
+            return self._read(lambda c: RT.runs_by_id(c, _list(request, "ids"), columns))
+        where = RT.run_filter(experiment_id, qp.get("filter", ""), qp.get("parent") or None,
+                              grouped=qp.get("group", "1") != "0", deleted=qp.get("deleted") == "1")
+        if qp.get("count") == "1":
+            return {"total": self._read(lambda c: RT.count_runs(c, where))}
+        return self._read(lambda c: RT.runs_page(
+            c, where, sort=qp.get("sort") or "-attributes:start_time", columns=columns,
+            offset=_int(request, "offset", 0), limit=_int(request, "limit", 100),
+            page_token=qp.get("page_token") or None))
 
     def keys(self, request: Request) -> Any:
         experiment_id = Q.parse_experiment_id(request.path_params["experiment_id"])
@@ -261,9 +266,10 @@ class UI:
         if missing:
             raise NotFoundError(f"No run with id {missing[0]!r}.")
         out = []
+        scope = str(self.engine.url)
         for run_id in run_ids:
             for key in keys:
-                s = self._read(lambda c, r=run_id, k=key: Q.series(c, r, k, points))
+                s = self._read(lambda c, r=run_id, k=key: series_of(c, r, k, points, scope))
                 s["run_name"] = names[run_id]["run_name"]
                 out.append(s)
         starts = self._read(lambda c: Q.start_times(c, run_ids))
@@ -286,7 +292,9 @@ class UI:
                 "metrics": {k: (None if v != v else v) for k, v in r.data.metrics.items()},
             })
         differs = [k for k in params if len({r.data.params.get(k) for r in runs}) > 1]
-        return {"runs": rows, "params": params, "metrics": metrics, "differs": differs}
+        experiment = self.store.get_experiment(runs[0].info.experiment_id)
+        return {"runs": rows, "params": params, "metrics": metrics, "differs": differs,
+                "experiment_id": experiment.experiment_id, "experiment_name": experiment.name}
 
 
 def _quote(name: str) -> str:

@@ -124,7 +124,7 @@ export function crumbs(...items) {
   nav.replaceChildren(...items.flatMap((item, i) => [
     i ? el("span", {class: "sep", "aria-hidden": "true"}, "/") : null,
     item.href ? el("a", {href: item.href}, item.text) : el("span", {}, item.text),
-  ]));
+  ]).filter(Boolean));
 }
 
 export function statusBadge(status) {

@@ -53,8 +53,7 @@ async function main() {
   data = await api("/ui-api/compare", {runs: state.runs});
   if (!state.metric && data.metrics.length) state.metric = data.metrics[0];
   save();
-  const first = data.runs[0];
-  crumbs({text: "Experiments", href: "/"}, {text: "experiment", href: `/experiments/${encodeURIComponent(first.experiment_id)}`},
+  crumbs({text: "Experiments", href: "/"}, {text: data.experiment_name, href: `/experiments/${encodeURIComponent(data.experiment_id)}`},
     {text: `Compare ${data.runs.length} runs`});
   document.getElementById("title").textContent = `Compare ${data.runs.length} runs`;
   drawParams();

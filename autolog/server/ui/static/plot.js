@@ -31,9 +31,15 @@ export function ticks(lo, hi, count = 5) {
 }
 
 function logTicks(lo, hi) {
-  const out = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
-  return out.filter((v) => v >= lo / 1.0001 && v <= hi * 1.0001);
+  for (const steps of [[1], [1, 2, 5], [1, 1.5, 2, 3, 5, 7]]) {
+    const out = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of steps) out.push(+(m * 10 ** e).toPrecision(6));
+    }
+    const inside = out.filter((v) => v >= lo / 1.0001 && v <= hi * 1.0001);
+    if (inside.length >= 3) return inside;
+  }
+  return [lo, hi];  // less than a decade and few round values: the ends
 }
 
 function extent(values) {
@@ -75,7 +81,15 @@ export function lineChart(series, opts = {}) {
   let [x0, x1] = extent(xs);
   let [y0, y1] = extent(ys);
   if (opts.diagonal) { x0 = Math.min(x0, 0); x1 = Math.max(x1, 1); y0 = Math.min(y0, 0); y1 = Math.max(y1, 1); }
-  if (logY) { y0 = Math.max(y0, Number.MIN_VALUE); if (y1 <= y0) y1 = y0 * 10; }
+  if (logY) {
+    y0 = Math.max(y0, Number.MIN_VALUE);
+    if (y1 <= y0) y1 = y0 * 10;
+    const pad = (Math.log10(y1) - Math.log10(y0)) * 0.05;
+    y0 /= 10 ** pad; y1 *= 10 ** pad;
+  } else if (!opts.diagonal) {
+    const pad = (y1 - y0) * 0.05;  // points on the frame are hard to see
+    y0 -= pad; y1 += pad;
+  }
   const fy = logY ? (v) => Math.log10(v) : (v) => v;
   const px = (x) => M.l + ((x - x0) / (x1 - x0 || 1)) * (W - M.l - M.r);
   const py = (y) => H - M.b - ((fy(y) - fy(y0)) / (fy(y1) - fy(y0) || 1)) * (H - M.t - M.b);

@@ -61,11 +61,12 @@ async function listInto(list, path) {
         if (f.is_dir) {
           const open = label.getAttribute("aria-expanded") === "true";
           label.setAttribute("aria-expanded", String(!open));
+          label.querySelector(".icon").textContent = open ? "▸" : "▾";
           const sub = item.querySelector("ul");
           if (open) sub?.remove();
           else { const ul = el("ul", {role: "group"}); item.append(ul); await listInto(ul, f.path); }
         }
-      }}, (f.is_dir ? "📁 " : f.plotspec ? "📊 " : "📄 ") + f.name);
+      }}, el("span", {class: "icon", "aria-hidden": "true"}, f.is_dir ? "▸" : f.plotspec ? "▦" : "·"), f.name);
     item.append(label);
     return item;
   }));

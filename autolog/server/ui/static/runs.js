@@ -7,7 +7,7 @@ import {api, crumbs, el, fmtDuration, fmtNumber, fmtTime, getState, listParam, r
 const ROW = 30, PAGE = 100, MARGIN = 10, REFRESH_MS = 5000;
 const ATTRS = [
   ["attributes:run_name", "Run", 240], ["attributes:status", "Status", 100],
-  ["attributes:start_time", "Started", 160], ["attributes:duration", "Duration", 100],
+  ["attributes:start_time", "Started", 170], ["attributes:duration", "Duration", 100],
   ["attributes:user_id", "User", 110], ["attributes:source", "Source", 160],
 ];
 const experimentId = document.getElementById("app").dataset.experimentId;
@@ -21,6 +21,9 @@ const filterError = document.getElementById("filter-error");
 const state = readState();
 let total = 0;                  // top-level runs matching
 let pages = new Map();          // page number -> rows (or a pending promise)
+let tokens = new Map();         // page number -> the token that fetches it
+let failed = false;             // the last page request failed (a bad filter, say)
+let counted = false;            // total is exact (the count arrived), not a lower bound
 let expanded = new Map();       // parent run_id -> {index, rows}
 let generation = 0;             // bumps when the query changes; stale answers are dropped
 
@@ -95,15 +98,20 @@ function topRow(i) {
 async function fetchPage(n) {
   if (pages.has(n)) return;
   const gen = generation;
+  // Scrolling on: the previous page's token (keyset, as fast deep down as at the top);
+  // a jump down the scrollbar: an offset.
+  const token = tokens.get(n);
   const promise = api(`/ui-api/experiments/${experimentId}/runs`, {
-    filter: state.filter, sort: state.sort, cols: state.cols, offset: n * PAGE, limit: PAGE,
+    filter: state.filter, sort: state.sort, cols: state.cols, limit: PAGE,
+    ...(token ? {page_token: token} : {offset: n * PAGE}),
   });
   pages.set(n, promise);
   try {
     const data = await promise;
     if (gen !== generation) return;
     pages.set(n, data.runs);
-    if (data.total !== null && data.total !== undefined) setTotal(data.total);
+    if (data.next_page_token) tokens.set(n + 1, data.next_page_token);
+    if (!counted) total = Math.max(total, n * PAGE + data.runs.length + (data.next_page_token ? PAGE : 0));
     filterError.replaceChildren();
     schedule();
   } catch (err) {
@@ -113,12 +121,22 @@ async function fetchPage(n) {
   }
 }
 
+async function fetchCount() {
+  const gen = generation;
+  const data = await api(`/ui-api/experiments/${experimentId}/runs`, {filter: state.filter, count: 1});
+  if (gen !== generation) return;
+  counted = true;
+  setTotal(data.total);
+  schedule();
+}
+
 function setTotal(n) {
   total = n;
   document.getElementById("count").textContent = `${n.toLocaleString()} run${n === 1 ? "" : "s"}`;
 }
 
 function showError(err) {
+  failed = true;
   if (err.body && err.body.position !== undefined) {
     const pos = err.body.position;
     filterError.replaceChildren(
@@ -166,7 +184,7 @@ function drawRow(run, d, depth) {
       onclick: () => toggle(run, d)}, open ? "▾" : "▸"));
   }
   name.append(runLink(run));
-  if (run.children && depth === 0) name.append(el("span", {class: "muted"}, ` (${run.children})`));
+  if (run.children) name.append(el("span", {class: "muted", title: "child runs"}, ` (${run.children})`));
   const row = el("div", {class: `vrow${checked ? " selected" : ""}${depth ? " child" : ""}`, role: "row",
     "data-run-id": run.run_id, style: `top:${d * ROW}px;grid-template-columns:${gridTemplate()}`},
   el("div", {class: "cell"}, el("input", {type: "checkbox", checked, "aria-label": `Select ${run.run_name}`,
@@ -199,7 +217,7 @@ function render() {
   bodyBox.querySelectorAll(".vrow").forEach((r) => r.remove());
   bodyBox.append(...rows);
   wanted.forEach(fetchPage);
-  const loaded = !wanted.size && (count === 0 || rows.length > 0);
+  const loaded = !wanted.size && (Array.isArray(pages.get(0)) || failed);
   document.body.dataset.ready = loaded ? "1" : "0";
 }
 
@@ -217,11 +235,17 @@ async function toggle(run, d) {
 function reload() {
   generation++;
   pages = new Map();
+  tokens = new Map();
   expanded = new Map();
+  counted = false;
+  failed = false;
+  total = 0;
+  document.getElementById("count").textContent = "";
   saveState();
   drawHead();
   bodyBox.scrollTop = 0;
   fetchPage(0);
+  fetchCount().catch(() => {});  // a bad filter is reported by the page request
   schedule();
 }
 

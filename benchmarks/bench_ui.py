@@ -134,14 +134,23 @@ def endpoints(base: str, experiment_id: str, big: str) -> None:
     runs = f"{base}/ui-api/experiments/{experiment_id}/runs"
     cols = "cols=params:param_1,params:param_2,metrics:accuracy,metrics:loss"
     flt = urllib.parse.quote("metrics.accuracy > 0.5 AND (params.param_1 = '0.2' OR params.param_2 = '3.0')")
+    def token_at(query: str, offset: int) -> str:
+        """The next-page token of the page before ``offset`` (what scrolling down holds)."""
+        with urllib.request.urlopen(f"{runs}?{query}&limit=100&offset={offset - 100}") as resp:
+            return urllib.parse.quote(json.loads(resp.read())["next_page_token"])
+
+    by_metric = f"{cols}&sort=metrics:loss"
     cases = [
         ("runs: first page (100 rows, 4 columns)", f"{runs}?{cols}&limit=100"),
+        ("runs: count of the table (its own request)", f"{runs}?count=1"),
         ("runs: filtered + sorted by a metric", f"{runs}?{cols}&limit=100&filter={flt}&sort=-metrics:accuracy"),
+        ("runs: count, filtered", f"{runs}?count=1&filter={flt}"),
         ("runs: sorted by a param", f"{runs}?{cols}&limit=100&sort=params:param_3"),
-        ("runs: page deep in the scroll (offset 90,000)", f"{runs}?{cols}&limit=100&offset=90000"),
-        ("runs: deep page sorted by a metric", f"{runs}?{cols}&limit=100&offset=90000&sort=metrics:loss"),
+        ("runs: deep page by scrolling (token at 90,000)", f"{runs}?{cols}&limit=100&page_token={token_at(cols, 90_000)}"),
+        ("runs: same, sorted by a metric", f"{runs}?{by_metric}&limit=100&page_token={token_at(by_metric, 90_000)}"),
+        ("runs: deep page by a jump (offset 90,000)", f"{runs}?{cols}&limit=100&offset=90000"),
+        ("runs: same, sorted by a metric", f"{runs}?{by_metric}&limit=100&offset=90000"),
         ("column picker keys (params, metrics, tags)", f"{base}/ui-api/experiments/{experiment_id}/keys"),
-        ("big chart: 1,000,000 points -> 1,000", f"{base}/ui-api/series?runs={big}&metrics=long_loss&points=1000"),
         ("run page JSON of the big run", f"{base}/ui-api/runs/{big}"),
         ("experiments list", f"{base}/ui-api/experiments"),
     ]
@@ -149,11 +158,14 @@ def endpoints(base: str, experiment_id: str, big: str) -> None:
     for label, url in cases:
         median, best, body = time_endpoint(url)
         extra = ""
-        if isinstance(body, dict) and "runs" in body and body.get("total") is not None:
+        if isinstance(body, dict) and body.get("total") is not None:
             extra = f"  total={body['total']:,}"
-        if isinstance(body, dict) and "series" in body:
-            extra = f"  points={len(body['series'][0]['points'])}"
         print(f"{label:52s} {median:7.1f} ms {best:7.1f} ms{extra}")
+    chart = f"{base}/ui-api/series?runs={big}&metrics=long_loss&points=1000"
+    cold, _, body = time_endpoint(chart, repeat=1)
+    median, best, _ = time_endpoint(chart)
+    print(f"{'big chart 1,000,000 -> ' + str(len(body['series'][0]['points'])) + ' points: first (summary built)':52s} {cold:7.1f} ms")
+    print(f"{'big chart: later requests (summary cached)':52s} {median:7.1f} ms {best:7.1f} ms")
 
 
 def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:

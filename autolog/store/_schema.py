@@ -52,7 +52,7 @@ params = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.String(6000), nullable=False),
-    sa.Index("ix_params_key_value", "key", "value"),
+    sa.Index("ix_params_key_value_run", "key", "value", "run_id"),  # covering; sorted pages
 )
 
 tags = sa.Table(
@@ -60,7 +60,7 @@ tags = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.String(8000)),
-    sa.Index("ix_tags_key_value", "key", "value"),
+    sa.Index("ix_tags_key_value_run", "key", "value", "run_id"),  # covering; sorted pages
 )
 
 # Full history: one row per logged value. NaN is kept as is_nan=True with value NULL, because
@@ -86,7 +86,7 @@ latest_metrics = sa.Table(
     sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
-    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+    sa.Index("ix_latest_metrics_key_value_run", "key", "value", "run_id"),  # covering; sorted pages
 )
 
 inputs = sa.Table(

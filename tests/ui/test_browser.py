@@ -284,4 +284,5 @@ def test_paths_cannot_leave_the_run(ui_server):
             url = f"{ui_server.url}/ui-api/runs/{run_id}/{endpoint}?path={urllib.request.quote(path)}"
             with pytest.raises(urllib.error.HTTPError) as caught:
                 urllib.request.urlopen(url, timeout=30)
+            caught.value.close()
             assert caught.value.code == 400, (endpoint, path)

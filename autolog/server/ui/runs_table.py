@@ -91,22 +91,24 @@ def run_filter(experiment_id: int, filter_string: str = "", parent: str | None =
     return where
 
 
-def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any]:
-    """(FROM clause, value expression, "has a value" condition) for sorting on kind:key."""
+def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
+    """(FROM clause, value expression, its run id column, "has a value" condition) for sorting
+    on kind:key. Params, metrics and tags sort on their table's (key, value, run_id) index."""
     r = S.runs.c
     if kind == "attributes":
         if key == "duration":
-            return S.runs, sa.func.coalesce(r.end_time, now_ms) - r.start_time, None
+            return S.runs, sa.func.coalesce(r.end_time, now_ms) - r.start_time, r.run_id, None
         if key != "source":
             column = r[key]
-            return S.runs, column, None if key in NOT_NULL_ATTRIBUTES else column.is_not(None)
+            has = None if key in NOT_NULL_ATTRIBUTES else column.is_not(None)
+            return S.runs, column, r.run_id, has
         table, key = S.tags, SOURCE_TAGS[0]
     else:
         table = KEY_TABLES[kind]
     alias = table.alias("sort_value")
-    source = S.runs.join(alias, sa.and_(alias.c.run_id == r.run_id, alias.c.key == key))
+    source = alias.join(S.runs, sa.and_(alias.c.run_id == r.run_id, alias.c.key == key))
     has = sa.select(alias.c.run_id).where(alias.c.key == key, alias.c.value.is_not(None))
-    return source, alias.c.value, r.run_id.in_(has)
+    return source, alias.c.value, alias.c.run_id, r.run_id.in_(has)
 
 
 def count_runs(conn: sa.Connection, where: Sequence[Any]) -> int:
@@ -132,32 +134,33 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
     kind, key = parse_column(sort.lstrip("-+"))
     wanted = [parse_column(c) for c in columns]
     r = S.runs.c
-    source, value, has_value = _sorted(kind, key, now_ms)
+    source, value, value_id, has_value = _sorted(kind, key, now_ms)
     cols = [r[c] for c in _RUN_COLUMNS]
     phase_a = sa.select(*cols, value.label("sort_value")).select_from(source).where(*where)
     if kind != "attributes" or has_value is not None:
         phase_a = phase_a.where(value.is_not(None))
-    order_a = [value.desc() if descending else value.asc(), r.run_id]
+    # Ties broken by run id in the same direction, so that one index scan gives the order.
+    order_a = [value.desc(), value_id.desc()] if descending else [value.asc(), value_id.asc()]
     # Runs without a value come last, newest first; attributes that are never null have none.
     phase_b = None
     if has_value is not None:
         phase_b = (sa.select(*cols, r.start_time.label("sort_value"))
                    .where(*where, sa.not_(has_value)))
-    order_b = [r.start_time.desc(), r.run_id]
+    order_b = [r.start_time.desc(), r.run_id.desc()]
 
     tagged: list[tuple[Any, str]] = []  # (row, the phase it came from)
     position = state["o"] if state else offset
     if state is None or state["ph"] == "A":
         query = phase_a.order_by(*order_a).limit(limit)
         if state is not None:
-            query = query.where(_after(value, state["v"], state["id"], descending))
+            query = query.where(_after(value, value_id, state["v"], state["id"], descending))
         elif offset:
             query = query.offset(offset)
         tagged = [(row, "A") for row in conn.execute(query)]
     if len(tagged) < limit and phase_b is not None:
         query = phase_b.order_by(*order_b).limit(limit - len(tagged))
         if state is not None and state["ph"] == "B":
-            query = query.where(_after(r.start_time, state["v"], state["id"], True))
+            query = query.where(_after(r.start_time, r.run_id, state["v"], state["id"], True))
         elif state is None and offset and not tagged:
             # Jumped past the runs that have a value: skip the rest of the offset in phase B.
             in_a = conn.execute(sa.select(sa.func.count()).select_from(phase_a.subquery())).scalar()
@@ -173,10 +176,11 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
             "next_page_token": next_token}
 
 
-def _after(column: Any, value: Any, run_id: str, descending: bool) -> Any:
-    """Rows strictly after (value, run_id) in the order (column asc/desc, run_id asc)."""
-    beyond = column < value if descending else column > value
-    return sa.or_(beyond, sa.and_(column == value, S.runs.c.run_id > run_id))
+def _after(column: Any, id_column: Any, value: Any, run_id: str, descending: bool) -> Any:
+    """Rows strictly after (value, run_id) in the order (column, id_column) both asc or desc."""
+    if descending:
+        return sa.or_(column < value, sa.and_(column == value, id_column < run_id))
+    return sa.or_(column > value, sa.and_(column == value, id_column > run_id))
 
 
 def runs_by_id(conn: sa.Connection, run_ids: Sequence[str], columns: Sequence[str]
@@ -229,8 +233,10 @@ def _cells(conn: sa.Connection, run_ids: list[str], wanted: list[tuple[str, str]
         cols = [table.c.run_id, table.c.key, table.c.value]
         if kind == "metrics":
             cols.append(table.c.is_nan)
+        # `key || ''`: look the page's runs up by primary key (run_id, key); a bare key term
+        # lets the planner pick the (key, value, run_id) index and scan every run's value.
         for row in conn.execute(sa.select(*cols).where(
-                table.c.run_id.in_(run_ids), table.c.key.in_(sorted(keys)))):
+                table.c.run_id.in_(run_ids), table.c.key.concat("").in_(sorted(keys)))):
             if kind == "tags" and row.key in SOURCE_TAGS:
                 out[row.run_id].setdefault("_source", row.value)
                 if row.key not in chosen_tags:

@@ -4,7 +4,8 @@ that never touch the table).
 
 The history index replaces ``ix_metrics_run_key_step`` (same leading columns, so every query
 that used it uses the new one): one index on the metrics table either way, so writes pay for
-wider entries, not for a second index.
+wider entries, not for a second index. Likewise the (key, value) indexes of params, tags and
+latest metrics gain the run id.
 
 Revision ID: 0004
 Revises: 0001
@@ -25,6 +26,12 @@ def upgrade() -> None:
     op.create_index("ix_metrics_history", "metrics",
                     ["run_id", "key", "step", "timestamp", "value", "is_nan"])
     op.drop_index("ix_metrics_run_key_step", table_name="metrics")
+    # (key, value) -> (key, value, run_id): the same lookups, now covering, and in the order
+    # the runs table sorts by a param, metric or tag (value, then run id), so a sorted page is
+    # read straight off the index.
+    for table in ("params", "tags", "latest_metrics"):
+        op.create_index(f"ix_{table}_key_value_run", table, ["key", "value", "run_id"])
+        op.drop_index(f"ix_{table}_key_value", table_name=table)
 
 
 def downgrade() -> None:

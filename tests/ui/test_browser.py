@@ -206,9 +206,9 @@ def test_chart_of_two_runs(page, ui_server):
     assert card.locator("path.series").count() == 2
     assert card.locator(".legend .key").count() == 2
     page.check("#log")
+    shot(page, "chart-two-runs")
     page.select_option("#x", "relative")
     assert "log=1" in page.url and "x=relative" in page.url
-    shot(page, "chart-two-runs")
     url = page.url
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']")
@@ -286,3 +286,21 @@ def test_paths_cannot_leave_the_run(ui_server):
                 urllib.request.urlopen(url, timeout=30)
             caught.value.close()
             assert caught.value.code == 400, (endpoint, path)
+
+
+def test_running_runs_refresh_themselves(page, ui_server, seeded_store):
+    from autolog import _tracking
+    from autolog.store.sql import SqlStore
+
+    writer = SqlStore(*_tracking.resolve(str(seeded_store)))
+    try:
+        exp = writer.create_experiment("live")
+        run = writer.create_run(exp, "still_training", start_time=1)
+        open_runs(page, ui_server, "live")
+        row = page.locator(f".vrow[data-run-id='{run.info.run_id}']")
+        assert row.locator(".status").inner_text() == "RUNNING"
+        writer.update_run_info(run.info.run_id, status="FINISHED", end_time=2)
+        row.locator(".status", has_text="FINISHED").wait_for(timeout=15_000)
+        assert row.locator(".cell").nth(4).inner_text() == "1 ms"  # duration from the new end
+    finally:
+        writer.close()

@@ -107,7 +107,7 @@ export function fmtNumber(value) {
   if (typeof value !== "number") return String(value);
   if (Number.isInteger(value)) return String(value);
   const abs = Math.abs(value);
-  return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? value.toExponential(4) : String(+value.toPrecision(6));
+  return abs >= 1e6 ? value.toExponential(3) : String(+value.toPrecision(6));
 }
 
 export function toast(message) {

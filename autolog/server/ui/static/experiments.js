@@ -17,7 +17,9 @@ function row(e) {
   const actions = deleted
     ? [el("button", {onclick: () => update(e, {op: "restore"})}, "Restore")]
     : [el("button", {onclick: () => rename(e)}, "Rename"),
-       el("button", {onclick: () => update(e, {op: "delete"}), class: "danger"}, "Delete")];
+       // The default experiment is where runs go when none is set: it stays.
+       e.experiment_id === "0" ? null
+         : el("button", {onclick: () => update(e, {op: "delete"}), class: "danger"}, "Delete")];
   return el("tr", {"data-id": e.experiment_id},
     el("td", {}, el("a", {href: `/experiments/${encodeURIComponent(e.experiment_id)}`}, e.name),
       deleted ? el("span", {class: "muted"}, " (deleted)") : null),

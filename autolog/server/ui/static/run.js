@@ -108,8 +108,12 @@ async function show(path) {
 
 function model(p) {
   const sig = p.signature || {};
-  const schema = (items) => el("table", {class: "grid"}, el("tbody", {}, ...(items || []).map((c) =>
-    el("tr", {}, el("td", {}, c.name ?? ""), el("td", {}, c.type ?? "")))));
+  // Column specs {name, type} or tensor specs {type: "tensor", dtype, shape}.
+  const schema = (items) => el("table", {class: "grid"},
+    el("thead", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "type"), el("th", {}, "shape"))),
+    el("tbody", {}, ...(items || []).map((c) => el("tr", {}, el("td", {}, c.name ?? "—"),
+      el("td", {}, c.type === "tensor" ? `tensor of ${c.dtype}` : c.type ?? ""),
+      el("td", {}, c.shape ? `(${c.shape.map((d) => (d === -1 ? "any" : d)).join(", ")})` : "")))));
   return el("div", {class: "model"},
     el("p", {}, `Flavor ${p.flavor || "?"}, ${p.model_class || ""} (${p.framework || ""} ${p.framework_version || ""}, Python ${p.python_version || "?"})`),
     el("h3", {}, "Signature"), sig.inputs ? el("div", {class: "two"}, el("div", {}, el("h4", {}, "Inputs"), schema(sig.inputs)),

@@ -100,8 +100,8 @@ def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
             return S.runs, sa.func.coalesce(r.end_time, now_ms) - r.start_time, r.run_id, None
         if key != "source":
             column = r[key]
-            has = None if key in NOT_NULL_ATTRIBUTES else column.is_not(None)
-            return S.runs, column, r.run_id, has
+            present = None if key in NOT_NULL_ATTRIBUTES else column.is_not(None)
+            return S.runs, column, r.run_id, present
         table, key = S.tags, SOURCE_TAGS[0]
     else:
         table = KEY_TABLES[kind]

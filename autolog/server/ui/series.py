@@ -72,8 +72,8 @@ def series(conn: sa.Connection, run_id: str, key: str, max_points: int = 1000,
         return {**out, "count": len(rows), "sampled": False,
                 "points": [[s, t, None if nan else v] for s, t, v, nan in rows]}
     # Two single-aggregate queries: each is one index seek (min and max together would scan).
-    lo = conn.execute(sa.select(sa.func.min(m.step)).where(match)).scalar()
-    hi = conn.execute(sa.select(sa.func.max(m.step)).where(match)).scalar()
+    lo = int(conn.execute(sa.select(sa.func.min(m.step)).where(match)).scalar() or 0)
+    hi = int(conn.execute(sa.select(sa.func.max(m.step)).where(match)).scalar() or 0)
     if hi == lo:
         buckets = _by_time(conn, match, max_points // 2)
     else:

@@ -7,6 +7,7 @@ status (400 bad input, 404 not found, 503 the store failed or a query ran out of
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -194,8 +195,10 @@ class UI:
         qp = request.query_params
         kinds = [qp["kind"]] if qp.get("kind") else ["params", "metrics", "tags"]
         limit = _int(request, "limit", 200)
-        return {kind: self._read(lambda c, k=kind: Q.column_keys(
-            c, experiment_id, k, qp.get("q", ""), limit)) for kind in kinds}
+        q = qp.get("q", "")
+        return {kind: self._read(functools.partial(
+            Q.column_keys, experiment_id=experiment_id, kind=kind, q=q, limit=limit))
+            for kind in kinds}
 
     # -- one run ----------------------------------------------------------------------------
     def run(self, request: Request) -> Any:
@@ -269,7 +272,8 @@ class UI:
         scope = str(self.engine.url)
         for run_id in run_ids:
             for key in keys:
-                s = self._read(lambda c, r=run_id, k=key: series_of(c, r, k, points, scope))
+                s = self._read(functools.partial(series_of, run_id=run_id, key=key,
+                                                 max_points=points, scope=scope))
                 s["run_name"] = names[run_id]["run_name"]
                 out.append(s)
         starts = self._read(lambda c: Q.start_times(c, run_ids))

@@ -132,6 +132,11 @@ def test_nested_runs_grouped_under_parent(page, ui_server):
     page.wait_for_selector(".vrow.child")
     assert sorted(page.locator(".vrow.child .name a").all_inner_texts()) == [
         "n_estimators_10", "n_estimators_20", "n_estimators_5"]
+    page.get_by_role("button", name=re.compile("Expand 5 child runs")).first.click()
+    page.wait_for_function("document.querySelectorAll('.vrow.child').length === 8")
+    folds = page.locator(".vrow.child .name a").all_inner_texts()
+    assert folds[1:6] == [f"fold_{i}" for i in (4, 3, 2, 1, 0)]  # newest first, under their parent
+    assert page.locator(".vrow.child").nth(1).locator(".name").get_attribute("style").endswith("42px")
     shot(page, "runs-nested")
 
 

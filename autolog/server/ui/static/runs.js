@@ -71,21 +71,42 @@ function drawHead() {
   }));
 }
 
-// -- the display list: top-level rows with expanded children inserted ---------------------------
+// -- the display list: top-level rows with expanded children (at any depth) inserted ------------
 function expansions() {
-  return [...expanded.values()].sort((a, b) => a.index - b.index);
+  // Top-level parents (they have an index among the top-level rows); nested ones hang below.
+  return [...expanded.values()].filter((e) => e.index !== null).sort((a, b) => a.index - b.index);
+}
+
+function subtreeSize(parentId) {
+  let n = 0;
+  for (const c of expanded.get(parentId)?.rows || []) n += 1 + (expanded.has(c.run_id) ? subtreeSize(c.run_id) : 0);
+  return n;
 }
 
 function displayCount() {
-  return total + expansions().reduce((n, e) => n + e.rows.length, 0);
+  return total + expansions().reduce((n, e) => n + subtreeSize(e.id), 0);
+}
+
+function childAt(parentId, k, depth) {
+  for (const c of expanded.get(parentId).rows) {
+    if (k === 0) return {child: c, depth};
+    k--;
+    if (expanded.has(c.run_id)) {
+      const size = subtreeSize(c.run_id);
+      if (k < size) return childAt(c.run_id, k, depth + 1);
+      k -= size;
+    }
+  }
+  return {};
 }
 
 function locate(d) {
   let extra = 0;
   for (const e of expansions()) {
+    const size = subtreeSize(e.id);
     if (d <= e.index + extra) return {top: d - extra};
-    if (d <= e.index + extra + e.rows.length) return {child: e.rows[d - e.index - extra - 1]};
-    extra += e.rows.length;
+    if (d <= e.index + extra + size) return childAt(e.id, d - e.index - extra - 1, 1);
+    extra += size;
   }
   return {top: d - extra};
 }
@@ -177,12 +198,13 @@ function drawRow(run, d, depth) {
   const cols = columns();
   const checked = state.sel.has(run.run_id);
   const name = el("div", {class: "cell name", style: `padding-left:${6 + depth * 18}px`});
-  if (run.children && depth === 0) {
+  if (run.children) {
     const open = expanded.has(run.run_id);
     name.append(el("button", {class: "twisty", "aria-expanded": String(open),
       "aria-label": `${open ? "Collapse" : "Expand"} ${run.children} child runs`,
-      onclick: () => toggle(run, d)}, open ? "▾" : "▸"));
+      onclick: () => toggle(run, d, depth)}, open ? "▾" : "▸"));
   }
+  else if (depth) name.append(el("span", {class: "twisty-space"}));
   name.append(runLink(run));
   if (run.children) name.append(el("span", {class: "muted", title: "child runs"}, ` (${run.children})`));
   const row = el("div", {class: `vrow${checked ? " selected" : ""}${depth ? " child" : ""}`, role: "row",
@@ -206,7 +228,7 @@ function render() {
   const wanted = new Set();
   for (let d = first; d < last; d++) {
     const spot = locate(d);
-    if (spot.child) { rows.push(drawRow(spot.child, d, 1)); continue; }
+    if (spot.child) { rows.push(drawRow(spot.child, d, spot.depth)); continue; }
     const run = topRow(spot.top);
     if (run) rows.push(drawRow(run, d, 0));
     else {
@@ -221,13 +243,13 @@ function render() {
   document.body.dataset.ready = loaded ? "1" : "0";
 }
 
-async function toggle(run, d) {
+async function toggle(run, d, depth) {
   if (expanded.has(run.run_id)) {
     expanded.delete(run.run_id);
   } else {
     const data = await api(`/ui-api/experiments/${experimentId}/runs`, {
       parent: run.run_id, sort: state.sort, cols: state.cols, limit: 500});
-    expanded.set(run.run_id, {index: locate(d).top, rows: data.runs});
+    expanded.set(run.run_id, {id: run.run_id, index: depth ? null : locate(d).top, rows: data.runs});
   }
   schedule();
 }

@@ -9,6 +9,7 @@
     autolog [--tracking-uri URI] runs show RUN_ID
     autolog [--tracking-uri URI] artifacts list RUN_ID [PATH]
     autolog [--tracking-uri URI] artifacts download RUN_ID [PATH] [--dst DIR]
+    autolog ui [--tracking-uri URI] [--host 127.0.0.1] [--port 5000]
 
 The tracking location is ``--tracking-uri``, else ``$AUTOLOG_TRACKING_URI``, else
 ``./autolog-runs``. Every error is one line on stderr, never a traceback: exit status 2 for bad
@@ -477,6 +478,27 @@ def _add_server_commands() -> None:
 
 
 _add_server_commands()
+
+
+@cli.command("ui")
+@click.option("--tracking-uri", "ui_tracking_uri", metavar="URI", default=None,
+              help="The store to show [default: the group's --tracking-uri, $AUTOLOG_TRACKING_URI, "
+                   "else ./autolog-runs].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def ui(ctx: click.Context, ui_tracking_uri: str | None, host: str, port: int) -> None:
+    """Serve the web UI (experiments, runs, charts, comparison) over a store."""
+    try:
+        import uvicorn
+
+        from autolog.server.ui import create_ui_app
+    except ImportError as exc:
+        raise CliError(f"{exc}; the UI needs: pip install \"autolog[ui]\"") from None
+    uri = ui_tracking_uri or ctx.obj.get("tracking_uri") or _tracking.get_tracking_uri()
+    app = create_ui_app(uri)
+    click.echo(f"autolog UI for {uri} at http://{host}:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

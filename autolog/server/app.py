@@ -252,7 +252,10 @@ def _ui_routes(store: Any) -> list[BaseRoute]:
 
     if importlib.util.find_spec("autolog.server.ui") is None:
         return []
-    return list(importlib.import_module("autolog.server.ui").routes(store))
+    try:
+        return list(importlib.import_module("autolog.server.ui").routes(store))
+    except ImportError:  # jinja2 missing: autolog[server] without autolog[ui] serves the API only
+        return []
 
 
 def app_from_env() -> Starlette:

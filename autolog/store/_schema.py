@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 metadata = sa.MetaData()
 
@@ -45,6 +45,10 @@ runs = sa.Table(
     # clients that send no heartbeats (MLflow's), which are never timed out.
     sa.Column("last_heartbeat", sa.BigInteger),
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    # The UI's runs table: a top-level page (parent_run_id IS NULL) in start order, and its count.
+    sa.Index("ix_runs_experiment_page", "experiment_id", "lifecycle_stage", "parent_run_id",
+             "start_time"),
+    sa.Index("ix_runs_parent_run_id", "parent_run_id"),
 )
 
 params = sa.Table(
@@ -75,7 +79,8 @@ metrics = sa.Table(
     sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
-    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    # Covering: histories (and the UI's downsampling range scans) are read from the index alone.
+    sa.Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value", "is_nan"),
 )
 
 # The value search and tables show: highest step, then newest timestamp.
@@ -87,7 +92,7 @@ latest_metrics = sa.Table(
     sa.Column("is_nan", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
-    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+    sa.Index("ix_latest_metrics_key_value_run", "key", "value", "run_id"),  # covering; sorted pages
 )
 
 inputs = sa.Table(

@@ -79,19 +79,20 @@ def _inner_fit() -> bool:
 
 
 def _mark() -> None:
+    # Any value already there is this thread's own (another thread's would make this an inner
+    # fit): one left by a release that failed, so it is simply replaced.
     sc = spark_context()
     if sc is not None:
-        _local.marked = (sc, sc.getLocalProperty(FIT_PROPERTY))
+        _local.marked = sc
         sc.setLocalProperty(FIT_PROPERTY, _marker())
 
 
 def release() -> None:
     """Clear the mark of this thread's outermost fit (a no-op if it set none)."""
-    marked = getattr(_local, "marked", None)
-    if marked is not None:
+    sc = getattr(_local, "marked", None)
+    if sc is not None:
         _local.marked = None
-        sc, previous = marked
-        sc.setLocalProperty(FIT_PROPERTY, previous)  # None removes the property
+        sc.setLocalProperty(FIT_PROPERTY, None)  # None removes the property
 
 
 # -- the hooks ------------------------------------------------------------------------------------

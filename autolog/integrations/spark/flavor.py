@@ -46,11 +46,16 @@ def snapshot(model: Any) -> Snapshot:
         return Snapshot(model)
 
 
-def _context() -> Any:
+def _context(start: bool) -> Any:
+    """The active SparkContext; loading starts a session if there is none (as MLflow does),
+    saving never does (a stopped context means the model cannot be written any more)."""
     from pyspark import SparkContext
 
     sc = SparkContext._active_spark_context
     if sc is None:
+        if not start:
+            raise RuntimeError("no active SparkContext: Spark was stopped before the model "
+                               "could be saved")
         from pyspark.sql import SparkSession
 
         sc = SparkSession.builder.getOrCreate().sparkContext
@@ -78,7 +83,7 @@ def _local_uri(path: str) -> str:
 
 def _save(model: Any, folder: str) -> dict[str, Any]:
     live = model.model if isinstance(model, Snapshot) else model
-    sc = _context()
+    sc = _context(start=False)
     target = os.path.join(folder, MODEL_DIR)
     tmpdir = _dfs_tmpdir(sc)
     if tmpdir is None:
@@ -105,7 +110,7 @@ def _model_class(metadata: dict[str, Any]) -> Any:
 
 def _load(folder: str, metadata: dict[str, Any]) -> Any:
     cls = _model_class(metadata)
-    sc = _context()
+    sc = _context(start=True)
     local = os.path.join(folder, metadata.get("model_dir", MODEL_DIR))
     tmpdir = _dfs_tmpdir(sc)
     if tmpdir is None:

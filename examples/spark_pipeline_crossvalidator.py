@@ -19,7 +19,7 @@ import random
 import autolog
 
 
-def make_rows(n: int = 400, seed: int = 7) -> list[tuple[float, float, float, float]]:
+def make_rows(n: int = 240, seed: int = 7) -> list[tuple[float, float, float, float]]:
     """Synthetic churn: monthly spend, support calls, tenure in months, and whether they left."""
     rng = random.Random(seed)
     rows = []
@@ -48,7 +48,7 @@ def main() -> None:
     df = spark.createDataFrame(make_rows(), ["spend", "calls", "tenure", "label"])
     train_df, test_df = df.randomSplit([0.75, 0.25], seed=3)
 
-    lr = LogisticRegression(featuresCol="scaled", maxIter=10)
+    lr = LogisticRegression(featuresCol="scaled", maxIter=5)
     pipeline = Pipeline(stages=[
         VectorAssembler(inputCols=["spend", "calls", "tenure"], outputCol="features"),
         StandardScaler(inputCol="features", outputCol="scaled"),
@@ -58,7 +58,7 @@ def main() -> None:
         lr.elasticNetParam, [0.0, 1.0]).build()
     evaluator = BinaryClassificationEvaluator()
     cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
-                        numFolds=3, seed=11)
+                        numFolds=2, seed=11)
     model = cv.fit(train_df)
 
     predictions = model.transform(test_df)

@@ -134,9 +134,10 @@ def test_feature_estimators_alone_and_fits_over_several_maps_start_no_run(frames
     train_df, _ = frames
     autolog.spark.autolog()
     StringIndexer(inputCol="label", outputCol="indexed").fit(train_df)
+    features = VectorAssembler(inputCols=["a", "b"], outputCol="features").transform(train_df)
     lr = LinearRegression(labelCol="y", maxIter=1)
-    models = regressor().fit(train_df, [{lr.maxIter: 1}, {lr.maxIter: 2}])
-    assert len(models) == 2
+    models = lr.fit(features, [{lr.regParam: 0.0}, {lr.regParam: 1.0}])
+    assert len(models) == 2 and models[0].coefficients != models[1].coefficients
     assert runs() == []
 
 

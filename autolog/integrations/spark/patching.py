@@ -52,7 +52,7 @@ def install() -> None:
 
     raw = Estimator.__dict__["fit"]
     if not _patch.is_patched(Estimator, "fit"):
-        Estimator.fit = _patch._Wrapper(raw, _fit_wrapper())
+        setattr(Estimator, "fit", _patch._Wrapper(raw, _fit_wrapper()))
         _patch.record(NAME, Estimator, "fit", raw)
     _patch.patch(NAME, Transformer, "transform", after=evaluation.after_transform,
                  manage_run=False)

@@ -16,7 +16,6 @@ import csv
 import io
 import json
 import sys
-import time
 from typing import Any
 
 from autolog.integrations import _common
@@ -89,32 +88,10 @@ def log_results(call: Call, flat: dict[str, Any], names: dict[str, str]) -> None
 
 def _log_children(call: Call, estimator: Any, names: dict[str, str], maps: list[Any],
                   metrics: dict[str, list[float]], chosen: list[int]) -> None:
-    run = call.run
     # The tuned estimator seen as the fitted one: its own params unprefixed (as in its own run).
     base = _params.flatten(estimator, names)
     children = []
     for i in chosen:
         params = {**base, **{_params.map_key(p, names, estimator.uid): v for p, v in maps[i].items()}}
         children.append((i, params, {k: column[i] for k, column in metrics.items()}))
-    cls = type(estimator)
-    tags = {"autolog.parentRunId": run.info.run_id, "mlflow.parentRunId": run.info.run_id,
-            "autolog.integration": NAME, "estimator_name": cls.__name__,
-            "estimator_class": f"{cls.__module__}.{cls.__qualname__}",
-            **(call.settings.get("extra_tags") or {})}
-    start, now = run.info.start_time, int(time.time() * 1000)
-
-    def create() -> None:
-        from autolog.client import Client
-        from autolog.entities import Metric, Param
-
-        client = Client(tracking_uri=run.store_uri)
-        for index, params, values in children:
-            child = client.create_run(run.info.experiment_id, start_time=start, tags=tags,
-                                      run_name=f"{run.info.run_name}-candidate-{index}")
-            client.log_batch(
-                child.info.run_id,
-                metrics=[Metric(_common.sanitize_key(k), v, now, 0) for k, v in values.items()],
-                params=[Param(_common.sanitize_key(k), str(v)) for k, v in params.items()])
-            client.set_terminated(child.info.run_id, end_time=now)
-
-    _common.in_background(run, NAME, "child runs", create)
+    _common.log_child_runs(call, NAME, estimator, children)

@@ -119,6 +119,7 @@ _SUBMODULES = {
     "pytorch": "autolog.integrations.torch",
     "lightning": "autolog.integrations.lightning",
     "keras": "autolog.integrations.keras",
+    "spark": "autolog.integrations.spark",
     "models": "autolog.models",
     "entities": "autolog.entities",
     "tracking": "autolog.tracking",

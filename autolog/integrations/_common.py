@@ -110,6 +110,36 @@ def in_background(call_or_run: Any, integration: str, target: str, task: Callabl
     _store(run).submit(guarded)
 
 
+def log_child_runs(call: Call, integration: str, estimator: Any,
+                   children: Sequence[tuple[int, Mapping[str, Any], Mapping[str, float]]]) -> None:
+    """Queue a finished child run of ``call.run`` per ``(index, params, metrics)``: a search's
+    candidate ``<parent name>-candidate-<index>``, tagged with its parent and ``estimator``'s
+    class, created on the writer thread."""
+    run = call.run
+    cls = type(estimator)
+    tags = {"autolog.parentRunId": run.info.run_id, "mlflow.parentRunId": run.info.run_id,
+            "autolog.integration": integration, "estimator_name": cls.__name__,
+            "estimator_class": f"{cls.__module__}.{cls.__qualname__}",
+            **(call.settings.get("extra_tags") or {})}
+    start, now = run.info.start_time, int(time.time() * 1000)
+
+    def create() -> None:
+        from autolog.client import Client
+        from autolog.entities import Metric
+
+        client = Client(tracking_uri=run.store_uri)
+        for index, params, metrics in children:
+            child = client.create_run(run.info.experiment_id, start_time=start, tags=tags,
+                                      run_name=f"{run.info.run_name}-candidate-{index}")
+            client.log_batch(
+                child.info.run_id,
+                metrics=[Metric(sanitize_key(k), v, now, 0) for k, v in metrics.items()],
+                params=[Param(sanitize_key(k), str(v)) for k, v in params.items()])
+            client.set_terminated(child.info.run_id, end_time=now)
+
+    in_background(run, integration, "child runs", create)
+
+
 def write_text(run: Any, integration: str, artifact_file: str, text: str) -> None:
     """Write a text artifact from the writer thread."""
     repo = _artifacts.repository(run.info.artifact_uri)

@@ -141,5 +141,6 @@ for _builtin in (
     Integration("lightning", "autolog.integrations.lightning", ("lightning", "pytorch_lightning"),
                 "lightning", ">=2.1,<2.7"),
     Integration("keras", "autolog.integrations.keras", ("keras",), "keras", ">=3.0,<3.16"),
+    Integration("spark", "autolog.integrations.spark", ("pyspark.ml",), "pyspark", ">=3.5,<4.1"),
 ):
     register(_builtin)

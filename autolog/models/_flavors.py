@@ -48,6 +48,7 @@ _REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "keras": ("autolog.integrations.keras", ("keras", "tf_keras")),
     "torch": ("autolog.integrations.torch", ("torch",)),
     "sklearn": ("autolog.integrations.sklearn", ("sklearn",)),
+    "spark": ("autolog.integrations.spark", ("pyspark",)),
     "pickle": ("autolog.models._pickle", ()),
 }
 

@@ -25,7 +25,7 @@ def test_import_autolog_imports_nothing_heavy():
 def test_enabling_autolog_imports_no_framework():
     loaded = _modules_after("import autolog\nautolog.autolog()")
     frameworks = {"sklearn", "torch", "xgboost", "lightgbm", "statsmodels", "lightning",
-                  "pytorch_lightning", "keras", "pandas", "sqlalchemy"}
+                  "pytorch_lightning", "keras", "pyspark", "pandas", "sqlalchemy"}
     assert not loaded & frameworks, loaded & frameworks
 
 

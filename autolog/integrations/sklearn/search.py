@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 from typing import Any, Iterator
 
 from autolog.integrations import _common
@@ -90,29 +89,7 @@ def log_search_files(call: Call, search: Any) -> None:
             if value is not None:
                 metrics[key] = value
         children.append((i, params, metrics))
-    cls = type(seed)
-    tags = {"autolog.parentRunId": run.info.run_id, "mlflow.parentRunId": run.info.run_id,
-            "autolog.integration": NAME, "estimator_name": cls.__name__,
-            "estimator_class": f"{cls.__module__}.{cls.__qualname__}",
-            **(call.settings.get("extra_tags") or {})}
-    start = run.info.start_time
-    now = int(time.time() * 1000)
-
-    def create() -> None:
-        from autolog.client import Client
-        from autolog.entities import Metric, Param
-
-        client = Client(tracking_uri=run.store_uri)
-        for index, params, metrics in children:
-            child = client.create_run(run.info.experiment_id, start_time=start, tags=tags,
-                                      run_name=f"{run.info.run_name}-candidate-{index}")
-            client.log_batch(
-                child.info.run_id,
-                metrics=[Metric(_common.sanitize_key(k), v, now, 0) for k, v in metrics.items()],
-                params=[Param(_common.sanitize_key(k), str(v)) for k, v in params.items()])
-            client.set_terminated(child.info.run_id, end_time=now)
-
-    _common.in_background(run, NAME, "child runs", create)
+    _common.log_child_runs(call, NAME, seed, children)
 
 
 # -- cross-validation functions ------------------------------------------------------------------

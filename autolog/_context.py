@@ -111,7 +111,6 @@ def system_tags() -> dict[str, str]:
     """Tags set on every run this process creates (the parts that
     :func:`autolog._environment.set_environment_logging` left on)."""
     import getpass
-    import platform
 
     from autolog import _environment
 
@@ -124,7 +123,9 @@ def system_tags() -> dict[str, str]:
         "autolog.user": user,
         "autolog.source.name": name,
         "autolog.source.type": "NOTEBOOK" if "ipykernel" in sys.modules else "LOCAL",
-        "autolog.python_version": platform.python_version(),
+        # sys.version's first word is what platform.python_version() returns, without the
+        # ~2 ms import of platform on a run's start.
+        "autolog.python_version": sys.version.split()[0],
         "autolog.version": __version__,
     }
     tags.update(_environment.process_tags())

@@ -88,6 +88,9 @@ def process_tags() -> dict[str, str]:
     """Command, host and allowed-variable tags (cheap: no subprocess, no package scan)."""
     from autolog._redact import mask_argv, mask_value
 
+    global _slow_tags
+    _slow_tags = None  # the settings changed (or first call): the writer finds them again
+
     tags: dict[str, str] = {}
     if part_on("command"):
         import shlex
@@ -95,15 +98,16 @@ def process_tags() -> dict[str, str]:
         argv = [sys.executable, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
         tags["autolog.command"] = " ".join(shlex.quote(a) for a in mask_argv(argv))[:8000]
     if part_on("host"):
-        import socket
-
-        tags["autolog.host"] = socket.gethostname()
         if hasattr(os, "uname"):
+            # os.uname(): the host name and OS in one system call, without importing socket
+            # or platform (a few ms on a run's start).
             u = os.uname()
+            tags["autolog.host"] = u.nodename
             tags["autolog.os"] = f"{u.sysname} {u.release} {u.machine}"
         else:  # Windows
             import platform
 
+            tags["autolog.host"] = platform.node()
             tags["autolog.os"] = f"{platform.system()} {platform.release()} {platform.machine()}"
         tags["autolog.cpu_count"] = str(os.cpu_count() or 0)
         memory = _total_memory_mb()
@@ -124,8 +128,20 @@ def _total_memory_mb() -> int | None:
 
 
 # -- the writer-thread half ---------------------------------------------------------------------
+_slow_tags: dict[str, str] | None = None  # dirty flag and GPU names, once the writer found them
+
+
+def known_slow_tags() -> dict[str, str]:
+    """The writer-found tags (git dirty flag, GPU names) once known, for a run's creation: after
+    the first run of a process they cost its later runs no extra write."""
+    if _slow_tags is None:
+        return {}
+    return {k: v for k, v in _slow_tags.items()
+            if part_on("gpus" if k == "autolog.gpus" else "git")}
+
+
 def on_new_run(run: Any, store: Any) -> None:
-    """Queue the run's environment artifacts and slow tags on the writer thread.
+    """Queue the run's environment artifacts (and the slow tags, until known) on the writer.
 
     Nested runs get the tags but not the artifacts: their parent holds the same files.
     """
@@ -133,6 +149,8 @@ def on_new_run(run: Any, store: Any) -> None:
     wanted = {p for p in ("git", "git_diff", "requirements", "gpus") if part_on(p)}
     if nested:
         wanted -= {"git_diff", "requirements"}
+    if _slow_tags is not None:
+        wanted -= {"git", "gpus"}  # already on the run: start_run added known_slow_tags()
     if not wanted or not hasattr(store, "submit"):
         return
     from autolog import _context
@@ -146,25 +164,29 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
             wanted: frozenset[str]) -> None:
     # On the writer thread: a failure here must not surface as a storage error at the user's
     # next flush, so it is logged and dropped.
+    global _slow_tags
     try:
         from autolog.entities import RunTag
         from autolog.store import artifacts
 
-        tags = []
         if "requirements" in wanted:
             artifacts.write_bytes(artifact_uri, REQUIREMENTS_FILE, requirements_text().encode())
-        if "git" in wanted or "git_diff" in wanted:
-            dirty, diff = git_state(source_dir)
-            if dirty is not None and "git" in wanted:
-                tags.append(RunTag("autolog.source.git.dirty", "true" if dirty else "false"))
-            if dirty and diff and "git_diff" in wanted:
-                artifacts.write_bytes(artifact_uri, DIFF_FILE, diff)
-        if "gpus" in wanted:
+        dirty, diff = git_state(source_dir) if wanted & {"git", "git_diff"} else (None, None)
+        if dirty and diff and "git_diff" in wanted:
+            artifacts.write_bytes(artifact_uri, DIFF_FILE, diff)
+        if wanted & {"git", "gpus"}:
+            found: dict[str, str] = {}
+            if dirty is not None:
+                found["autolog.source.git.dirty"] = "true" if dirty else "false"
             names = gpu_names()
             if names:
-                tags.append(RunTag("autolog.gpus", ", ".join(names)))
-        if tags:
-            store.log_batch(run_id, tags=tags)
+                found["autolog.gpus"] = ", ".join(names)
+            if "git" in wanted and "gpus" in wanted:
+                _slow_tags = found
+            tags = [RunTag(k, v) for k, v in found.items()
+                    if ("gpus" if k == "autolog.gpus" else "git") in wanted]
+            if tags:
+                store.log_batch(run_id, tags=tags)
     except Exception as exc:  # noqa: BLE001
         import logging
 

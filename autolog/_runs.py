@@ -15,7 +15,7 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Mapping
 
-from autolog import _context, _names, _tracking
+from autolog import _context, _environment, _names, _tracking
 from autolog._validation import tag_value, validate_key
 from autolog.entities import Run, RunData, RunInfo, RunStatus, RunTag
 from autolog.errors import InvalidInputError, RunStateError
@@ -179,6 +179,7 @@ def start_run(
         parent = parent_run_id or (stack[-1].info.run_id if stack else None)
         name = run_name or user_tags.get("mlflow.runName") or _names.generate_run_name()
         all_tags = dict(_context.system_tags())
+        all_tags.update(_environment.known_slow_tags())
         if parent:
             all_tags[PARENT_TAG] = parent
             all_tags["mlflow.parentRunId"] = parent
@@ -196,8 +197,6 @@ def start_run(
     with _active_lock:
         _active[run.info.run_id] = active
     if run_id is None:
-        from autolog import _environment
-
         _environment.on_new_run(run, store)
     if monitor:
         _start_system_metrics(run.info.run_id, store)

@@ -241,6 +241,16 @@ def _resolve_run(client: Client, run_id: str) -> Run:
     raise CliError(f"No run with id {run_id!r}.")
 
 
+def _cost(tags: Any) -> str | None:
+    """What autolog cost the run (``autolog.overhead_ms``/``autolog.writer_ms`` tags)."""
+    parts = []
+    for key, where in (("autolog.overhead_ms", "on the training thread"),
+                       ("autolog.writer_ms", "on the writer thread")):
+        if key in tags:
+            parts.append(f"{tags[key]} ms {where}")
+    return ", ".join(parts) or None
+
+
 def _walk_artifacts(client: Client, run_id: str, path: str | None = None,
                     depth: int = 0) -> Iterator[tuple[int, FileInfo]]:
     for info in client.list_artifacts(run_id, path):
@@ -382,6 +392,9 @@ def runs_show(ctx: click.Context, run_id: str) -> None:
         fields["Parent run"] = parent
     if info.lifecycle_stage != LifecycleStage.ACTIVE:
         fields["Lifecycle"] = info.lifecycle_stage
+    cost = _cost(data.tags)
+    if cost:
+        fields["Autolog cost"] = cost
     note = data.tags.get("autolog.note.content")
     if note:
         fields["Description"] = _cut(note, 200)

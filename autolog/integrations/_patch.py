@@ -28,11 +28,12 @@ import functools
 import logging
 import threading
 import warnings
+from time import perf_counter_ns
 from typing import Any, Callable
 
 import wrapt
 
-from autolog import _runs
+from autolog import _overhead, _runs
 from autolog.entities import RunStatus
 from autolog.errors import AutologWarning
 from autolog.integrations import _config
@@ -201,6 +202,7 @@ def make_wrapper(
         parent = _current.get()
         if parent is not None and not join_nested:
             return wrapped(*args, **kwargs)
+        start_ns = perf_counter_ns()  # autolog.overhead_ms: this call's time minus the original's
         call = Call(integration, target, instance, args, kwargs, settings, parent=parent)
         try:
             logging_on = _start(call, run_name, manage_run)
@@ -216,6 +218,7 @@ def make_wrapper(
                 _current.reset(token)
         token = _current.set(call)
         status = RunStatus.FAILED
+        original_ns = 0
         try:
             call_args, call_kwargs = args, kwargs
             if before is not None:
@@ -225,11 +228,14 @@ def make_wrapper(
                         call_args, call_kwargs = replaced
                 except Exception as exc:  # noqa: BLE001
                     report(integration, f"{target} (before)", exc, call)
+            original_start = perf_counter_ns()
             try:
                 result = wrapped(*call_args, **call_kwargs)
             except KeyboardInterrupt:
                 status = RunStatus.KILLED
                 raise
+            finally:
+                original_ns = perf_counter_ns() - original_start
             if after is not None:
                 try:
                     after(call, result)
@@ -239,6 +245,7 @@ def make_wrapper(
             return result
         finally:
             _current.reset(token)
+            _overhead.charge(call.run, perf_counter_ns() - start_ns - original_ns)
             if call.managed:
                 _end_managed(call, status)
 

@@ -29,6 +29,7 @@ import time
 import weakref
 from typing import Any, Callable, Sequence
 
+from autolog import _overhead
 from autolog.entities import (
     Dataset,
     Experiment,
@@ -73,6 +74,9 @@ class BatchingStore(AbstractStore):
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._experiments: dict[str, Experiment] = {}
+        # Writer-thread time per run, and the runs whose end writes it (autolog.writer_ms).
+        self._writer_ns: dict[str, int] = {}
+        self._report_writer: set[str] = set()
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -153,6 +157,10 @@ class BatchingStore(AbstractStore):
         self._other.append(("end", run_id, (status, end_time)))
         self._ensure_thread()
 
+    def report_writer_time(self, run_id: str) -> None:
+        """Write the run's ``autolog.writer_ms`` tag just before its end is written."""
+        self._report_writer.add(run_id)
+
     def forget_run(self, run_id: str) -> None:
         with self._params_lock:
             self._params.pop(run_id, None)
@@ -216,6 +224,7 @@ class BatchingStore(AbstractStore):
         rounds = 0
         while (self._metrics or self._other) and rounds < 100:
             rounds += 1
+            round_start = time.perf_counter_ns()
             metrics: dict[str, list[Metric]] = collections.defaultdict(list)
             for _ in range(min(len(self._metrics), 200_000)):
                 run_id, key, value, ts, step = self._metrics.popleft()
@@ -244,7 +253,16 @@ class BatchingStore(AbstractStore):
                     ends.append((run_id, payload))
                 else:
                     self._guarded(lambda: self._apply_later(kind, run_id, payload))
+            weights = {r: len(metrics.get(r, ())) + len(params.get(r, ())) + len(tags.get(r, ()))
+                       for r in run_ids}
+            for _kind, run_id, _payload in before + after:
+                weights[run_id] = weights.get(run_id, 0) + 1
+            _overhead.writer_round(self._writer_ns, time.perf_counter_ns() - round_start, weights)
         for run_id, (status, end_time) in ends:
+            writer_ns = self._writer_ns.pop(run_id, 0)
+            if run_id in self._report_writer:
+                self._report_writer.discard(run_id)
+                self._guarded(lambda: self.inner.log_batch(run_id, tags=[_overhead.writer_tag(writer_ns)]))
             self._guarded(lambda: self.inner.update_run_info(run_id, status=status, end_time=end_time))
 
     def _apply_later(self, kind: str, run_id: str, payload: Any) -> None:

@@ -7,6 +7,8 @@
                                           [--order-by CLAUSE]... [--max-results N]
                                           [--metric KEY]... [--param KEY]...
     autolog [--tracking-uri URI] runs show RUN_ID
+    autolog [--tracking-uri URI] import-mlflow SOURCE
+    autolog [--tracking-uri URI] export-mlflow DEST
 
 The tracking location is ``--tracking-uri``, else ``$AUTOLOG_TRACKING_URI``, else
 ``./autolog-runs``. Every error is one line on stderr, never a traceback: exit status 2 for bad
@@ -433,6 +435,30 @@ def runs_show(ctx: click.Context, run_id: str) -> None:
         if count > MAX_ARTIFACTS:
             lines.append(f"  ... and {count - MAX_ARTIFACTS} more")
     click.echo("\n".join(lines))
+
+
+@cli.command("import-mlflow")
+@click.argument("source")
+@click.pass_context
+def import_mlflow_command(ctx: click.Context, source: str) -> None:
+    """Copy experiments and runs from an MLflow store into this one (again: nothing twice).
+
+    SOURCE is sqlite:///mlflow.db, postgresql://..., an mlruns folder or http(s)://server.
+    """
+    from autolog.bridge._cli import import_command
+
+    _tracking.resolve(_uri(ctx))  # an unsupported URI fails before the source is read
+    import_command(source, _uri(ctx))
+
+
+@cli.command("export-mlflow")
+@click.argument("dest")
+@click.pass_context
+def export_mlflow_command(ctx: click.Context, dest: str) -> None:
+    """Write this store's experiments and runs into an MLflow mlruns folder DEST."""
+    from autolog.bridge._cli import export_command
+
+    export_command(dest, _client(ctx).tracking_uri)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

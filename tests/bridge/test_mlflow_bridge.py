@@ -1,5 +1,5 @@
-"""The MLflow bridge against a real MLflow (its own virtualenv): import from a SQLite database
-and from an mlruns folder, idempotently; export that MLflow's client reads back equal; damaged
+"""The MLflow bridge against a real MLflow (its own virtualenv): import from a SQLite database,
+an mlruns folder and a tracking server, idempotently; export that MLflow's client reads back equal; damaged
 and foreign stores refused without touching the destination."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from autolog.bridge._records import to_autolog_tags, to_mlflow_tags
 from autolog.cli import main
 from autolog.client import Client
 from autolog.entities import ViewType
-from tests.bridge.conftest import run_mlflow
+from tests.bridge.conftest import free_port, run_mlflow, start_server, stop_server
 
 
 def _cli(*args: str) -> int:
@@ -27,18 +27,25 @@ def _cli(*args: str) -> int:
     return int(info.value.code or 0)
 
 
-@pytest.fixture(params=["sqlite", "mlruns"])
+@pytest.fixture(params=["sqlite", "mlruns", "http"])
 def mlflow_store(request, mlflow_python, tmp_path):
     """(source argument, what MLflow's client read back from it after writing)."""
     work = tmp_path / "mlflow-work"
     work.mkdir()
-    if request.param == "sqlite":
-        uri = source = f"sqlite:///{work / 'mlflow.db'}"
-    else:
+    if request.param == "mlruns":
         source = str(work / "mlruns")
         uri = f"file://{source}"
+    else:
+        uri = source = f"sqlite:///{work / 'mlflow.db'}"
     written = run_mlflow(mlflow_python, "mlflow_writer.py", uri, str(work), cwd=str(work))
-    return source, written
+    if request.param != "http":
+        yield source, written
+        return
+    proc, url = start_server(mlflow_python, uri, str(work))
+    try:
+        yield url, written
+    finally:
+        stop_server(proc)
 
 
 def _history(client: Client, run_id: str, key: str) -> list:
@@ -187,6 +194,7 @@ def test_damaged_or_foreign_stores_are_refused_and_the_destination_is_untouched(
         f"sqlite:///{tmp_path / 'missing.db'}": "No MLflow database at",
         str(not_mlruns): "is not an MLflow mlruns folder",
         "ftp://example/x": "Unsupported MLflow store",
+        f"http://127.0.0.1:{free_port()}": "Cannot reach the MLflow server",
     }
     for source, message in cases.items():
         code = _cli("--tracking-uri", str(store_uri), "import-mlflow", source)

@@ -200,7 +200,7 @@ def requirements_text() -> str:
 
     seen: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name") if dist.metadata else None
+        name = dist.metadata["Name"] if dist.metadata else None
         if name and name.lower() not in seen:
             seen[name.lower()] = f"{name}=={dist.version}"
     return "".join(line + "\n" for _, line in sorted(seen.items()))

@@ -17,8 +17,9 @@ class Summary:
                  "metric_values", "artifact_files", "runs_without_artifacts")
 
     def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
+        self.experiments_created = self.experiments_matched = 0
+        self.runs_copied = self.runs_skipped = self.metric_values = 0
+        self.artifact_files = self.runs_without_artifacts = 0
 
     def __str__(self) -> str:
         text = (f"{self.runs_copied} runs copied, {self.runs_skipped} already there; "

@@ -109,7 +109,7 @@ class FolderSource:
             status = meta.get("status", 3)
             run = Run(str(meta.get("run_uuid") or meta.get("run_id")), experiment_id,
                       meta.get("run_name") or "",
-                      STATUS_NAMES.get(status, status) if isinstance(status, int) else str(status),
+                      STATUS_NAMES.get(status, str(status)) if isinstance(status, int) else str(status),
                       meta.get("start_time"), meta.get("end_time"),
                       meta.get("lifecycle_stage", "active"), meta.get("user_id") or "",
                       meta.get("artifact_uri") or "")
@@ -135,7 +135,7 @@ class FolderSource:
     def _datasets(run_folder: str) -> list[Dataset]:
         inputs = os.path.join(run_folder, "inputs")
         datasets = os.path.join(os.path.dirname(run_folder), "datasets")
-        out = []
+        out: list[Dataset] = []
         if not os.path.isdir(inputs):
             return out
         for name in sorted(os.listdir(inputs)):
@@ -266,13 +266,14 @@ class FolderDestination:
             shutil.copytree(artifacts, os.path.join(tmp, "artifacts"), dirs_exist_ok=True)
         else:
             os.makedirs(os.path.join(tmp, "artifacts"), exist_ok=True)
-        meta = {"artifact_uri": f"file://{os.path.join(final, 'artifacts')}",
-                "end_time": run.end_time, "entry_point_name": "",
-                "experiment_id": experiment_id, "lifecycle_stage": run.lifecycle_stage,
-                "run_id": run.run_id, "run_name": run.name, "run_uuid": run.run_id,
-                "source_name": "", "source_type": 4, "source_version": "",
-                "start_time": run.start_time, "status": STATUS_NUMBERS.get(run.status, 3),
-                "tags": [], "user_id": run.user_id}
+        meta: dict[str, Any] = {
+            "artifact_uri": f"file://{os.path.join(final, 'artifacts')}",
+            "end_time": run.end_time, "entry_point_name": "",
+            "experiment_id": experiment_id, "lifecycle_stage": run.lifecycle_stage,
+            "run_id": run.run_id, "run_name": run.name, "run_uuid": run.run_id,
+            "source_name": "", "source_type": 4, "source_version": "",
+            "start_time": run.start_time, "status": STATUS_NUMBERS.get(run.status, 3),
+            "tags": [], "user_id": run.user_id}
         if run.lifecycle_stage == "deleted":
             meta["deleted_time"] = run.end_time or run.start_time
         with open(os.path.join(tmp, "meta.yaml"), "w", encoding="utf-8") as fh:

@@ -122,9 +122,10 @@ class RestSource:
             yield run
 
     def _history(self, run_id: str, key: str) -> list[tuple[str, float, int, int]]:
-        out, token = [], None
+        out: list[tuple[str, float, int, int]] = []
+        token = None
         while True:
-            query = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+            query: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
             if token:
                 query["page_token"] = token
             page = self._request("GET", "/api/2.0/mlflow/metrics/get-history", query=query)

@@ -146,17 +146,23 @@ def test_git_branch_remote_dirty_and_diff_with_secrets_masked(tmp_path):
     assert TOKEN not in str(dict(tags))
 
 
-def test_no_subprocess_on_the_callers_thread(tmp_path, monkeypatch):
+def _dirty_repo(tmp_path: Path, name: str, committed: str, changed: str) -> Path:
+    """A repository with one committed file ``name``, changed since."""
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
-    (repo / "f").write_text("x")
-    _git(repo, "add", "f")
+    (repo / name).write_text(committed)
+    _git(repo, "add", name)
     _git(repo, "commit", "-qm", "x")
-    (repo / "f").write_text("y")
+    (repo / name).write_text(changed)
+    _environment.git_state.cache_clear()
+    return repo
+
+
+def test_no_subprocess_on_the_callers_thread(tmp_path, monkeypatch):
+    repo = _dirty_repo(tmp_path, "f", "x", "y")
     monkeypatch.chdir(repo)
     monkeypatch.setattr(_context, "source_name", lambda: "<interactive>")
-    _environment.git_state.cache_clear()
     threads = []
     real_run = subprocess.run
 
@@ -173,15 +179,8 @@ def test_no_subprocess_on_the_callers_thread(tmp_path, monkeypatch):
     assert "+y" in _read(run.info.run_id, _environment.DIFF_FILE)
 
 
-def test_a_huge_diff_is_capped(tmp_path, monkeypatch):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q")
-    (repo / "big.txt").write_text("a\n")
-    _git(repo, "add", "big.txt")
-    _git(repo, "commit", "-qm", "x")
-    (repo / "big.txt").write_text("line of text that repeats\n" * 80_000)  # ~2 MB of diff
-    _environment.git_state.cache_clear()
+def test_a_huge_diff_is_capped(tmp_path):
+    repo = _dirty_repo(tmp_path, "big.txt", "a\n", "line of text that repeats\n" * 80_000)  # ~2 MB
     dirty, diff = _environment.git_state(str(repo))
     assert dirty is True and len(diff) <= _environment.MAX_DIFF_BYTES
     assert diff.endswith(b"# autolog: diff truncated at 1 MB\n")

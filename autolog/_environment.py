@@ -167,13 +167,12 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
     global _slow_tags
     try:
         from autolog.entities import RunTag
-        from autolog.store import artifacts
 
         if "requirements" in wanted:
-            artifacts.write_bytes(artifact_uri, REQUIREMENTS_FILE, requirements_text().encode())
+            _write(artifact_uri, REQUIREMENTS_FILE, requirements_text().encode())
         dirty, diff = git_state(source_dir) if wanted & {"git", "git_diff"} else (None, None)
         if dirty and diff and "git_diff" in wanted:
-            artifacts.write_bytes(artifact_uri, DIFF_FILE, diff)
+            _write(artifact_uri, DIFF_FILE, diff)
         if wanted & {"git", "gpus"}:
             found: dict[str, str] = {}
             if dirty is not None:
@@ -191,6 +190,18 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
         import logging
 
         logging.getLogger("autolog").warning("autolog: could not record the environment of run %s: %r", run_id, exc)
+
+
+def _write(artifact_uri: str, artifact_file: str, data: bytes) -> None:
+    from autolog.store import artifacts
+
+    # Artifact repositories (main since the object-storage refactor) or the folder functions
+    # they replaced: this module was written beside that change. Drop the fallback once merged.
+    repository = getattr(artifacts, "repository", None)
+    if repository is not None:
+        repository(artifact_uri).write_bytes(artifact_file, data)
+    else:
+        artifacts.write_bytes(artifact_uri, artifact_file, data)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)

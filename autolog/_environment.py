@@ -187,6 +187,10 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
             if tags:
                 store.log_batch(run_id, tags=tags)
     except Exception as exc:  # noqa: BLE001
+        from autolog.integrations import _config
+
+        if _config.strict():
+            raise  # tests see our bugs (as a storage error at the next flush)
         import logging
 
         logging.getLogger("autolog").warning("autolog: could not record the environment of run %s: %r", run_id, exc)

@@ -58,6 +58,10 @@ def _on_run_end(run_id: str) -> None:
         if report is not None:
             report(run_id)
     except Exception as exc:  # noqa: BLE001 - an end hook must not raise
+        from autolog.integrations import _config
+
+        if _config.strict():
+            raise
         import logging
 
         logging.getLogger("autolog").warning("autolog: could not record the cost of run %s: %r",

@@ -55,6 +55,12 @@ from autolog.errors import (
 from autolog.integrations import autolog
 
 if TYPE_CHECKING:
+    from autolog._environment import set_environment_logging
+    from autolog._system_metrics import (
+        disable_system_metrics_logging,
+        enable_system_metrics_logging,
+        set_system_metrics_sampling_interval,
+    )
     from autolog.models import load_model, log_model
 
 __all__ = [
@@ -77,6 +83,8 @@ __all__ = [
     "create_experiment",
     "delete_experiment",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush",
     "get_artifact_uri",
@@ -101,7 +109,9 @@ __all__ = [
     "search_experiments",
     "search_runs",
     "set_experiment",
+    "set_environment_logging",
     "set_experiment_tag",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
@@ -127,8 +137,15 @@ _SUBMODULES = {
 }
 
 
-# Model functions load autolog.models (and tempfile, shutil, json) on first use.
-_LAZY_FUNCTIONS = {"log_model": "autolog.models", "load_model": "autolog.models"}
+# Model functions load autolog.models (and tempfile, shutil, json) on first use; the system
+# metrics and environment switches their modules.
+_LAZY_FUNCTIONS = {
+    "log_model": "autolog.models", "load_model": "autolog.models",
+    "enable_system_metrics_logging": "autolog._system_metrics",
+    "disable_system_metrics_logging": "autolog._system_metrics",
+    "set_system_metrics_sampling_interval": "autolog._system_metrics",
+    "set_environment_logging": "autolog._environment",
+}
 
 
 def __getattr__(name: str) -> Any:

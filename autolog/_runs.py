@@ -15,7 +15,7 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Mapping
 
-from autolog import _context, _names, _tracking
+from autolog import _context, _environment, _names, _tracking
 from autolog._validation import tag_value, validate_key
 from autolog.entities import Run, RunData, RunInfo, RunStatus, RunTag
 from autolog.errors import InvalidInputError, RunStateError
@@ -143,13 +143,22 @@ def start_run(
 ) -> ActiveRun:
     """Start a run, or resume ``run_id``, and make it the calling thread's active run.
 
+    ``log_system_metrics`` samples CPU, memory, disk, network and GPUs into ``system/*``
+    metrics while the run is active (default: :func:`autolog.enable_system_metrics_logging`,
+    else ``AUTOLOG_ENABLE_SYSTEM_METRICS_LOGGING``; see :mod:`autolog._system_metrics`).
+
     Raises:
         RunStateError: a run is already active and ``nested`` is False, or the run to resume
             is deleted.
         NotFoundError: ``run_id`` or ``experiment_id`` does not exist.
         InvalidInputError: a tag key is invalid.
+        ImportError: ``log_system_metrics=True`` without psutil (``autolog[system]``).
     """
-    del log_system_metrics  # accepted for MLflow compatibility; no system metrics yet
+    from autolog import _system_metrics
+
+    monitor = _system_metrics.wanted(log_system_metrics, "autolog.integration" in (tags or {}))
+    if monitor and log_system_metrics:
+        _system_metrics.check_installed()  # before the run exists: a clear error, no half run
     stack = _stack()
     while stack and stack[-1].yields:
         # The user starts a run while one autologging opened by itself is active (a training
@@ -177,6 +186,7 @@ def start_run(
         parent = parent_run_id or (stack[-1].info.run_id if stack else None)
         name = run_name or user_tags.get("mlflow.runName") or _names.generate_run_name()
         all_tags = dict(_context.system_tags())
+        all_tags.update(_environment.known_slow_tags())
         if parent:
             all_tags[PARENT_TAG] = parent
             all_tags["mlflow.parentRunId"] = parent
@@ -193,6 +203,10 @@ def start_run(
     stack.append(active)
     with _active_lock:
         _active[run.info.run_id] = active
+    if run_id is None:
+        _environment.on_new_run(run, store)
+    if monitor:
+        _start_system_metrics(run.info.run_id, store)
     return active
 
 
@@ -206,6 +220,21 @@ def start_yielding_run(tags: Mapping[str, Any], run_name: str | None = None) -> 
     active = start_run(run_name=run_name, tags=tags)
     active.yields = True
     return active
+
+
+def _start_system_metrics(run_id: str, store: Any) -> None:
+    # Asked for by a switch rather than by this call: a missing psutil warns, never fails.
+    from autolog import _system_metrics
+
+    try:
+        _system_metrics.start(run_id, store)
+    except ImportError as exc:
+        import warnings
+
+        from autolog.errors import AutologWarning
+
+        warnings.warn(f"autolog: no system metrics for run {run_id}: {exc}", AutologWarning,
+                      stacklevel=3)
 
 
 def end_run(status: str = RunStatus.FINISHED, run_id: str | None = None, quiet: bool = False,

@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any
 
+from autolog._redact import mask_value
 from autolog.errors import InvalidInputError
 
 MAX_KEY_LENGTH = 250
@@ -88,20 +89,21 @@ def metric_step(step: Any) -> int:
 
 
 def param_value(key: str, value: Any) -> str:
-    """Stringify a param value as MLflow does (``str(value)``), bounded in length."""
-    text = value if isinstance(value, str) else str(value)
+    """Stringify a param value as MLflow does (``str(value)``), bounded in length, with
+    secrets masked (:mod:`autolog._redact`)."""
+    text = mask_value(key, value if isinstance(value, str) else str(value))
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         text = text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
     return text
 
 
 def tag_value(key: str, value: Any) -> str:
-    """Stringify a tag value, refusing one longer than MLflow's limit.
+    """Stringify a tag value, with secrets masked.
 
     Raises:
-        InvalidInputError: the value is longer than ``MAX_TAG_VALUE_LENGTH`` characters.
+        InvalidInputError: the value is longer than MAX_TAG_VALUE_LENGTH.
     """
-    text = value if isinstance(value, str) else str(value)
+    text = mask_value(key, value if isinstance(value, str) else str(value))
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidInputError(
             f"Invalid value for tag {key!r}: it is {len(text)} characters long; tag values may "

@@ -10,6 +10,8 @@
     autolog [--tracking-uri URI] artifacts list RUN_ID [PATH]
     autolog [--tracking-uri URI] artifacts download RUN_ID [PATH] [--dst DIR]
     autolog ui [--tracking-uri URI] [--host 127.0.0.1] [--port 5000]
+    autolog [--tracking-uri URI] import-mlflow SOURCE
+    autolog [--tracking-uri URI] export-mlflow DEST
 
 The tracking location is ``--tracking-uri``, else ``$AUTOLOG_TRACKING_URI``, else
 ``./autolog-runs``. Every error is one line on stderr, never a traceback: exit status 2 for bad
@@ -245,6 +247,16 @@ def _resolve_run(client: Client, run_id: str) -> Run:
     raise CliError(f"No run with id {run_id!r}.")
 
 
+def _cost(tags: Any) -> str | None:
+    """What autolog cost the run (``autolog.overhead_ms``/``autolog.writer_ms`` tags)."""
+    parts = []
+    for key, where in (("autolog.overhead_ms", "on the training thread"),
+                       ("autolog.writer_ms", "on the writer thread")):
+        if key in tags:
+            parts.append(f"{tags[key]} ms {where}")
+    return ", ".join(parts) or None
+
+
 def _walk_artifacts(client: Client, run_id: str, path: str | None = None,
                     depth: int = 0) -> Iterator[tuple[int, FileInfo]]:
     for info in client.list_artifacts(run_id, path):
@@ -386,6 +398,9 @@ def runs_show(ctx: click.Context, run_id: str) -> None:
         fields["Parent run"] = parent
     if info.lifecycle_stage != LifecycleStage.ACTIVE:
         fields["Lifecycle"] = info.lifecycle_stage
+    cost = _cost(data.tags)
+    if cost:
+        fields["Autolog cost"] = cost
     note = data.tags.get("autolog.note.content")
     if note:
         fields["Description"] = _cut(note, 200)
@@ -499,6 +514,30 @@ def ui(ctx: click.Context, ui_tracking_uri: str | None, host: str, port: int) ->
     app = create_ui_app(uri)
     click.echo(f"autolog UI for {uri} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.command("import-mlflow")
+@click.argument("source")
+@click.pass_context
+def import_mlflow_command(ctx: click.Context, source: str) -> None:
+    """Copy experiments and runs from an MLflow store into this one (again: nothing twice).
+
+    SOURCE is sqlite:///mlflow.db, postgresql://..., an mlruns folder or http(s)://server.
+    """
+    from autolog.bridge._cli import import_command
+
+    _tracking.resolve(_uri(ctx))  # an unsupported URI fails before the source is read
+    import_command(source, _uri(ctx))
+
+
+@cli.command("export-mlflow")
+@click.argument("dest")
+@click.pass_context
+def export_mlflow_command(ctx: click.Context, dest: str) -> None:
+    """Write this store's experiments and runs into an MLflow mlruns folder DEST."""
+    from autolog.bridge._cli import export_command
+
+    export_command(dest, _client(ctx).tracking_uri)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,6 +10,10 @@ import pytest
 os.environ["AUTOLOG_STRICT"] = "1"  # our own bugs raise in tests instead of warning
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# Every run writes environment/requirements.txt (and git.diff in a dirty tree): off here so that
+# tests listing a run's artifacts list only what they logged; tests/core/test_environment.py
+# turns it on with autolog.set_environment_logging().
+os.environ.setdefault("AUTOLOG_ENVIRONMENT_EXCLUDE", "requirements,git_diff")
 
 import autolog  # noqa: E402
 from autolog import _runs, _tracking  # noqa: E402

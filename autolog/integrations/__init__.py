@@ -122,8 +122,12 @@ def autolog(
     exclude: Iterable[str] | None = None,
     disable_for_unsupported_versions: bool = False,
     plots: str | bool = "lazy",
+    log_system_metrics: bool | None = None,
 ) -> None:
     """Enable autologging for every installed framework (or those in ``include``).
+
+    ``log_system_metrics=True`` samples system metrics into the runs autologging starts
+    (``None``: as :func:`autolog.enable_system_metrics_logging` or its variable says).
 
     Calling it again replaces the settings; flags not passed return to their defaults. An
     explicit ``autolog.<name>.autolog(...)`` call wins over this one, except ``disable=True``,
@@ -147,6 +151,9 @@ def autolog(
 
     if max_tuning_runs is not None and max_tuning_runs < 0:
         raise InvalidInputError("max_tuning_runs must be None or >= 0.")
+    from autolog import _system_metrics
+
+    _system_metrics.set_autolog_runs(None if disable else log_system_metrics)
     common = {
         "disable": disable, "exclusive": exclusive, "silent": silent, "log_models": log_models,
         "log_input_examples": log_input_examples, "log_model_signatures": log_model_signatures,

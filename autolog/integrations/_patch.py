@@ -27,11 +27,13 @@ import contextvars
 import functools
 import threading
 import os
+import warnings
+from time import perf_counter_ns
 from typing import Any, Callable
 
 import wrapt
 
-from autolog import _log, _runs
+from autolog import _log, _overhead, _runs
 from autolog.entities import RunStatus
 from autolog.integrations import _config
 from autolog.store import _backlog
@@ -213,6 +215,7 @@ def make_wrapper(
         parent = _current.get()
         if parent is not None and not join_nested:
             return wrapped(*args, **kwargs)
+        start_ns = perf_counter_ns()  # autolog.overhead_ms: this call's time minus the original's
         if _backlog.undelivered and parent is None:
             # Data an earlier autologged run lost to a failing store: reported here, in the
             # next autologged call, rather than raised from the user's own code.
@@ -234,6 +237,7 @@ def make_wrapper(
                 _current.reset(token)
         token = _current.set(call)
         status = RunStatus.FAILED
+        original_ns = 0
         try:
             call_args, call_kwargs = args, kwargs
             if before is not None or _INJECTED:
@@ -245,11 +249,14 @@ def make_wrapper(
                         call_args, call_kwargs = replaced
                 except Exception as exc:  # noqa: BLE001
                     report(integration, f"{target} (before)", exc, call)
+            original_start = perf_counter_ns()
             try:
                 result = wrapped(*call_args, **call_kwargs)
             except KeyboardInterrupt:
                 status = RunStatus.KILLED
                 raise
+            finally:
+                original_ns = perf_counter_ns() - original_start
             if after is not None or _INJECTED:
                 try:
                     if _INJECTED:
@@ -262,6 +269,10 @@ def make_wrapper(
             return result
         finally:
             _current.reset(token)
+            try:
+                _overhead.charge(call.run, perf_counter_ns() - start_ns - original_ns)
+            except Exception as exc:  # noqa: BLE001
+                report(integration, "cost accounting", exc, call)
             if call.managed:
                 _end_managed(call, status)
 

@@ -34,6 +34,7 @@ import time
 import weakref
 from typing import Any, Callable, Sequence
 
+from autolog import _overhead
 from autolog.entities import (
     Dataset,
     Experiment,
@@ -107,6 +108,9 @@ class BatchingStore(AbstractStore):
         self._lost: dict[str | None, tuple[dict[str, int], BaseException]] = {}
         self._backlog = _backlog.Backlog(self.retry_window, self._on_failure)
         self._group = _Group()
+        # Writer-thread time per run, and the runs whose end writes it (autolog.writer_ms).
+        self._writer_ns: dict[str, int] = {}
+        self._report_writer: set[str] = set()
 
     # -- enqueueing -----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -190,6 +194,10 @@ class BatchingStore(AbstractStore):
         self._other.append(("end", run_id, (status, end_time)))
         self._ensure_thread()
 
+    def report_writer_time(self, run_id: str) -> None:
+        """Write the run's ``autolog.writer_ms`` tag just before its end is written."""
+        self._report_writer.add(run_id)
+
     def forget_run(self, run_id: str) -> None:
         with self._params_lock:
             self._params.pop(run_id, None)
@@ -261,6 +269,8 @@ class BatchingStore(AbstractStore):
         # the store flushes, which drains recursively and writes the group gathered so far.
         # Every write goes through the backlog, which keeps and retries it while the store fails.
         ends: list[tuple[str, str, int]] = []
+        drain_start = time.perf_counter_ns()
+        weights: collections.Counter[str] = collections.Counter()
         rounds = 0
         while (self._metrics or self._other) and rounds < 100:
             rounds += 1
@@ -273,9 +283,11 @@ class BatchingStore(AbstractStore):
             for _ in range(min(len(self._metrics), 200_000)):
                 run_id, key, value, ts, step = self._metrics.popleft()
                 group.metrics[run_id].append(Metric(key, value, ts, step))
+                weights[run_id] += 1
             tasks: list[Op] = []
             for _ in range(len(self._other)):
                 kind, run_id, payload = self._other.popleft()
+                weights[run_id] += len(payload[0]) + len(payload[1]) if kind == "batch" else 1
                 if kind == "batch":
                     group.params[run_id].extend(payload[0])
                     group.tags[run_id].extend(payload[1])
@@ -290,6 +302,15 @@ class BatchingStore(AbstractStore):
             self._backlog.add(tasks)
             self._backlog.run(force)
         group, self._group = self._group, _Group()
+        # autolog.writer_ms: this drain's time so far shared among its runs by records; a run
+        # that ends here gets its tag in the same write as its end (the tag cannot count that
+        # last transaction, which it is part of).
+        _overhead.writer_round(self._writer_ns, time.perf_counter_ns() - drain_start, weights)
+        for run_id, _status, _end_time in ends:
+            writer_ns = self._writer_ns.pop(run_id, 0)
+            if run_id in self._report_writer:
+                self._report_writer.discard(run_id)
+                group.tags[run_id].append(_overhead.writer_tag(writer_ns))
         self._backlog.add(self._group_ops(group, ends))
         self._backlog.run(force)
 

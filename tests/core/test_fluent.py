@@ -33,12 +33,14 @@ def test_public_names_are_pinned():
         "InvalidInputError", "NotFoundError", "ParamConflictError", "PlotError", "RunStateError",
         "RunStatus",
         "StorageError", "ViewType", "__version__", "active_run", "autolog", "create_experiment",
-        "delete_experiment", "delete_tag", "end_run", "flush", "get_artifact_uri",
+        "delete_experiment", "delete_tag", "disable_system_metrics_logging",
+        "enable_system_metrics_logging", "end_run", "flush", "get_artifact_uri",
         "get_experiment", "get_experiment_by_name", "get_run", "get_tracking_uri",
         "last_active_run", "load_model", "log_artifact", "log_artifacts", "log_dict",
         "log_figure", "log_image", "log_input", "log_metric", "log_metrics", "log_model",
         "log_param", "log_params", "log_text", "search_experiments", "search_runs",
-        "set_experiment", "set_experiment_tag", "set_tag", "set_tags", "set_tracking_uri",
+        "set_environment_logging", "set_experiment", "set_experiment_tag",
+        "set_system_metrics_sampling_interval", "set_tag", "set_tags", "set_tracking_uri",
         "start_run",
     ])
     for name in autolog.__all__:

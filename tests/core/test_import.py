@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 HEAVY = ("sklearn", "torch", "xgboost", "lightgbm", "statsmodels", "lightning", "pytorch_lightning",
-         "keras", "pyspark", "pandas", "sqlalchemy", "matplotlib", "wrapt", "alembic", "numpy")
+         "keras", "pyspark", "pandas", "sqlalchemy", "matplotlib", "wrapt", "alembic", "numpy",
+         "psutil", "pynvml")
 
 
 def _modules_after(code: str) -> set[str]:

@@ -205,6 +205,9 @@ class RunData(_Entity):
     """
 
     __slots__ = ("_params", "_metrics", "_tags")
+    _params: Mapping[str, str]
+    _metrics: Mapping[str, float]
+    _tags: Mapping[str, str]
 
     def __init__(self, params: Mapping[str, str] | None = None,
                  metrics: Mapping[str, float] | None = None,

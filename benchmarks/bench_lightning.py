@@ -15,7 +15,6 @@ import statistics
 import tempfile
 import time
 import warnings
-from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset

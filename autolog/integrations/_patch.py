@@ -27,7 +27,6 @@ import contextvars
 import functools
 import threading
 import os
-import warnings
 from time import perf_counter_ns
 from typing import Any, Callable
 

@@ -321,7 +321,7 @@ def _patch_grad_scaler(torch: Any) -> None:
 
     scaler = getattr(getattr(torch, "amp", None), "GradScaler", None)
     original = scaler.__dict__.get("scale") if scaler is not None else None
-    if original is None or getattr(original, "__autolog_patch__", False):
+    if scaler is None or original is None or getattr(original, "__autolog_patch__", False):
         return
 
     @functools.wraps(original)

@@ -219,13 +219,16 @@ def tags_from_json(items: Any) -> list[RunTag]:
 
 def dataset_to_json(d: Dataset) -> dict[str, Any]:
     schema = ""
-    if d.columns is not None:
-        types = list(d.dtypes) if d.dtypes is not None else [None] * len(d.columns)
+    if d.columns is not None or d.dtypes is not None:
+        names: list[str | None] = list(d.columns) if d.columns is not None else [None] * len(d.dtypes or ())
+        types = list(d.dtypes) if d.dtypes is not None else [None] * len(names)
         schema = json.dumps({"mlflow_colspec": [
-            {"name": c, **({"type": t} if t is not None else {})} for c, t in zip(d.columns, types)]})
+            {**({"name": c} if c is not None else {}), **({"type": t} if t is not None else {})}
+            for c, t in zip(names, types)]})
     profile = json.dumps({"shape": list(d.shape)}) if d.shape is not None else ""
+    tags = {DATASET_CONTEXT_TAG: d.context, **dict(d.tags)}
     return {
-        "tags": [{"key": DATASET_CONTEXT_TAG, "value": d.context}],
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
         "dataset": {"name": d.name, "digest": d.digest, "source_type": "autolog",
                     "source": d.source or "", "schema": schema, "profile": profile},
     }
@@ -241,7 +244,8 @@ def dataset_from_json(item: Mapping[str, Any]) -> Dataset:
     try:
         spec = json.loads(ds.get("schema") or "{}").get("mlflow_colspec")
         if isinstance(spec, list):
-            columns = tuple(str(c.get("name")) for c in spec)
+            if all("name" in c for c in spec):
+                columns = tuple(str(c["name"]) for c in spec)
             if all("type" in c for c in spec):
                 dtypes = tuple(str(c["type"]) for c in spec)
         raw_shape = json.loads(ds.get("profile") or "{}").get("shape")
@@ -251,7 +255,9 @@ def dataset_from_json(item: Mapping[str, Any]) -> Dataset:
         pass  # a schema or profile we do not understand (another client's): keep name and digest
     return Dataset(name=str(ds["name"]), digest=str(ds["digest"])[:64],
                    context=tags.get(DATASET_CONTEXT_TAG, "train")[:32], shape=shape,
-                   columns=columns, dtypes=dtypes, source=ds.get("source") or None)
+                   columns=columns, dtypes=dtypes, source=ds.get("source") or None,
+                   # MLflow's clients always send the context tag: alone, it is no tags at all
+                   tags=tags if set(tags) - {DATASET_CONTEXT_TAG} else None)
 
 
 def run_to_json(r: Run) -> dict[str, Any]:

@@ -364,9 +364,10 @@ class SqlStore(AbstractStore):
             lifecycle_stage=LifecycleStage.ACTIVE,
             user_id=user_id, parent_run_id=parent_run_id, owner=owner,
         ))
-        if tags:
+        if tags:  # a key given twice: the last value wins, as when tags are set one by one
+            latest = {t.key: t.value for t in tags}
             conn.execute(S.tags.insert(), [
-                {"run_id": run_id, "key": t.key, "value": t.value} for t in tags])
+                {"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
         return experiment
 
     atomic_groups = True

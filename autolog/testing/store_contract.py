@@ -172,6 +172,10 @@ class StoreContract:
         store.log_inputs(rid, [ds])
         assert store.get_run(rid).inputs == (ds,)
 
+    def test_a_tag_given_twice_at_creation_keeps_the_last_value(self, store: Any) -> None:
+        rid = self._run(store, tags=[RunTag("k", "1"), RunTag("k", "2")])
+        assert store.get_run(rid).data.tags["k"] == "2"
+
     def test_input_tags_are_stored(self, store: Any) -> None:
         rid = self._run(store)
         ds = Dataset("eval", "def456", "eval", (3,), None, ("int64",), "memory",

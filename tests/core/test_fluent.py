@@ -410,7 +410,7 @@ def test_tracking_uri_forms(tmp_path, monkeypatch):
     assert os.path.isfile(tmp_path / "db" / "x.db")
     assert run.info.artifact_uri.startswith(str(tmp_path / "db" / "artifacts"))
     autolog.set_tracking_uri("postgresql://u:secret@h/db")  # checked now, connected at first use
-    with pytest.raises(InvalidInputError, match="not supported yet") as err:
+    with pytest.raises(InvalidInputError, match="other than psycopg are not supported") as err:
         autolog.set_tracking_uri("postgresql+pg8000://u:secret@h/db")
     assert "secret" not in str(err.value)
     with pytest.raises(InvalidInputError):

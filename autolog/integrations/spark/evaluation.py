@@ -16,7 +16,7 @@ from typing import Any
 
 from autolog.integrations import _common
 from autolog.integrations._patch import Call
-from autolog.integrations._sklearn_post import _lookup, _remember, variable_name
+from autolog.integrations.sklearn.post_training import _lookup, _remember, variable_name
 
 NAME = "spark"
 MAX_EVAL_INPUTS = 10  # per run: an evaluation loop over many batches must not log each

@@ -230,7 +230,7 @@ def log_model(call: Call) -> None:
     if not writable(model):
         logger.info("autolog: %s has no Spark writer; the model is not logged", type(model).__name__)
         return
-    from autolog.integrations._sklearn_fit import _model_name  # per-run names, shared
+    from autolog.integrations.sklearn.fit import _model_name  # per-run names, shared
 
     sig = signature(call, model) if settings.get("log_model_signatures", True) else None
     _common.log_model(call.run, NAME, model, _model_name(call.run, "model"), signature=sig,

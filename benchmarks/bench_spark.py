@@ -7,6 +7,7 @@ JVM before any clock starts:
 
 * Pipeline: VectorAssembler -> StandardScaler -> LogisticRegression (10 iterations) over
   ``--rows`` x 10 features;
+* the same Pipeline with ``log_models=False`` (what autolog costs beyond Spark's model writer);
 * CrossValidator: the same pipeline, 2 param maps x 3 folds, over ``--rows // 5`` rows.
 
 Each workload runs in off/on pairs in one process, the order alternating pair by pair. Two
@@ -54,12 +55,12 @@ def _measure(fn: Callable[[], Any], jvm_pid: int) -> tuple[float, float, float, 
     return wall1 - wall0, cpu1 - cpu0, wall2 - wall0, cpu2 - cpu0
 
 
-def _pairs(label: str, fn: Callable[[], Any], pairs: int, jvm_pid: int) -> None:
+def _pairs(label: str, fn: Callable[[], Any], pairs: int, jvm_pid: int, **settings: Any) -> None:
     off: list[tuple[float, ...]] = []
     on: list[tuple[float, ...]] = []
     for i in range(pairs):
         for enabled in ((False, True) if i % 2 == 0 else (True, False)):
-            autolog.spark.autolog(disable=not enabled)
+            autolog.spark.autolog(disable=not enabled, **settings)
             (on if enabled else off).append(_measure(fn, jvm_pid))
     autolog.spark.autolog(disable=True)
     print(f"\n{label}: {pairs} off/on pairs")
@@ -117,6 +118,10 @@ def main() -> None:
             autolog.flush()
         _pairs(f"Pipeline fit, {args.rows:,} rows x 10", lambda: pipeline.fit(df), args.pairs,
                jvm_pid)
+        # The model is saved by Spark's own writer (a few Spark jobs per stage): the one heavy
+        # step. Without it, what autolog itself costs.
+        _pairs(f"Pipeline fit, {args.rows:,} rows x 10, log_models=False", lambda: pipeline.fit(df),
+               args.pairs, jvm_pid, log_models=False)
         _pairs(f"CrossValidator, 2 maps x 3 folds, {args.rows // 5:,} rows", lambda: cv.fit(small),
                args.cv_pairs, jvm_pid)
     finally:

@@ -79,6 +79,71 @@ def test_keyset_pages_equal_offset_pages_and_missing_values_come_last(store, sor
         assert whole[len(with_acc):] == [ids[i] for i in (20, 15, 10, 5, 0)]
 
 
+
+@pytest.mark.parametrize("sort", ["-attributes:start_time", "attributes:run_name", "-metrics:acc",
+                                  "params:lr", "-params:lr", "tags:team", "attributes:source"])
+def test_kept_views_give_the_order_sql_gives(store, sort):
+    """A filtered view is served from a listing built in Python: same rows, same order, and its
+    tokens continue the SQL pages' (and the reverse), on SQLite."""
+    exp, ids = make_runs(store)
+    where = RT.run_filter(exp, "attributes.run_name != 'r4'")
+    with Q.engine_of(store).connect() as conn:
+        by_sql = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
+        if sort.split(":")[0].lstrip("-") in ("params", "tags") or sort.endswith("source"):
+            kept = by_sql  # these sorts always use a listing; compare with a jump instead
+        else:
+            kept = [r["run_id"] for r in RT.runs_page(
+                conn, where, sort=sort, limit=100, filtered=True)["runs"]]
+        assert kept == by_sql and len(kept) == 22 and ids[4] not in kept
+        out, token, filtered = [], None, False
+        while True:  # tokens made by one path read by the other, alternately
+            page = RT.runs_page(conn, where, sort=sort, limit=4, page_token=token,
+                                filtered=filtered)
+            out += [r["run_id"] for r in page["runs"]]
+            token, filtered = page["next_page_token"], not filtered
+            if token is None:
+                break
+        assert out == by_sql
+        jumped = RT.runs_page(conn, where, sort=sort, limit=5, offset=10)["runs"]
+        assert [r["run_id"] for r in jumped] == by_sql[10:15]
+
+
+def test_kept_views_and_counts_follow_every_write(store, tmp_path):
+    """The listing, scope and count kept for a view are dropped when anyone commits: this
+    store, or another connection to the file (a training process)."""
+    exp, ids = make_runs(store, 10)
+    engine = Q.engine_of(store)
+    where = RT.run_filter(exp, "params.lr = '1'")
+
+    def view() -> tuple[list[str], int]:
+        with engine.connect() as conn:
+            page = RT.runs_page(conn, where, limit=100, filtered=True)
+            return [r["run_name"] for r in page["runs"]], RT.count_runs(conn, where)
+
+    assert view() == (["r5", "r1"], 2)
+    assert view() == (["r5", "r1"], 2)  # kept
+    other = SqlStore(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "art"))
+    try:
+        run = other.create_run(str(exp), "late", start_time=9999)
+        other.log_batch(run.info.run_id, params=[Param("lr", "1")])
+        assert view() == (["late", "r5", "r1"], 3)
+        other.set_run_lifecycle(ids[5], "deleted")
+        assert view() == (["late", "r1"], 2)
+    finally:
+        other.close()
+    store.log_batch(ids[1], tags=[RunTag("team", "z")])  # a write that changes nothing here
+    assert view() == (["late", "r1"], 2)
+    with engine.connect() as conn:  # a count asked first is kept too, and follows writes
+        where_b = RT.run_filter(exp, "tags.team = 'z'")
+        assert RT.count_runs(conn, where_b) == 1
+    store.log_batch(ids[2], tags=[RunTag("team", "z")])
+    with engine.connect() as conn:
+        assert RT.count_runs(conn, where_b) == 2
+        with pytest.raises(InvalidInputError):  # a token of another sort's values
+            RT.runs_page(conn, where, sort="-params:lr", filtered=True, page_token=RT.encode_token(
+                {"ph": "A", "v": 3, "id": "x", "o": 1}))
+
+
 def test_filter_columns_and_grouping(store):
     exp, ids = make_runs(store, 6)
     child = store.create_run(str(exp), "child", start_time=5000, parent_run_id=ids[1])

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from autolog import search as _search
 from autolog.entities import LifecycleStage, RunStatus
 from autolog.errors import InvalidInputError
+from autolog.server.ui import listing as L
 from autolog.server.ui.queries import TABLES
 from autolog.store import _schema as S
 
@@ -112,13 +113,19 @@ def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
 
 
 def count_runs(conn: sa.Connection, where: Sequence[Any]) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0
+    """The number of runs matching ``where`` (kept until the database changes, on SQLite)."""
+    return L.count(conn, where, lambda: conn.execute(
+        sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0)
 
 
 def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attributes:start_time",
               columns: Sequence[str] = (), offset: int = 0, limit: int = 100,
-              page_token: str | None = None) -> dict[str, Any]:
+              page_token: str | None = None, filtered: bool = False) -> dict[str, Any]:
     """One page of runs matching ``where`` (see :func:`run_filter`), with the chosen columns.
+
+    A sort by a param or tag, a jump to an offset and a filtered view are served from the
+    view's whole order (:mod:`~autolog.server.ui.listing`) where the database allows it; the
+    first pages of a plain view sorted by an attribute or metric read an index in order.
 
     Raises:
         InvalidInputError: a bad column, sort, limit or page token.
@@ -133,6 +140,10 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
     descending = sort.startswith("-")
     kind, key = parse_column(sort.lstrip("-+"))
     wanted = [parse_column(c) for c in columns]
+    if L.usable(conn, kind, key) and (filtered or offset or kind in ("params", "tags")
+                                      or key == "source"):
+        return _listing_page(conn, L.listing(conn, where, kind, key, descending), state,
+                             offset, limit, wanted, now_ms)
     r = S.runs.c
     source, value, value_id, has_value = _sorted(kind, key, now_ms)
     cols = [r[c] for c in _RUN_COLUMNS]
@@ -173,6 +184,24 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
         next_token = encode_token({"ph": phase, "v": last.sort_value, "id": last.run_id,
                                    "o": position + limit, "n": now_ms})
     return {"runs": _rows(conn, page, wanted, now_ms), "offset": position,
+            "next_page_token": next_token}
+
+
+def _listing_page(conn: sa.Connection, view: L.Listing, state: dict[str, Any] | None,
+                  offset: int, limit: int, wanted: list[tuple[str, str]], now_ms: int
+                  ) -> dict[str, Any]:
+    start = view.after(state["ph"], state["v"], state["id"]) if state else offset
+    spots = [view.at(i) for i in range(start, min(start + limit, len(view)))]
+    r = S.runs.c
+    found = {row.run_id: row for row in conn.execute(
+        sa.select(*[r[c] for c in _RUN_COLUMNS]).where(r.run_id.in_([s[0] for s in spots])))}
+    next_token = None
+    if spots and start + limit < len(view):
+        run_id, value, phase = spots[-1]
+        next_token = encode_token({"ph": phase, "v": value, "id": run_id, "o": start + limit,
+                                   "n": now_ms})
+    page = [found[s[0]] for s in spots if s[0] in found]
+    return {"runs": _rows(conn, page, wanted, now_ms), "offset": start,
             "next_page_token": next_token}
 
 

@@ -101,15 +101,25 @@ def _summary(conn: sa.Connection, match: Any, cache_key: tuple[Any, ...], lo: in
             summary = summary.doubled()
         first = (summary.last_step - summary.lo) // summary.width  # may have been partial
     m = S.metrics.c
+    # One statement with bound limits, compiled once: 512 executions of it cost the scans alone.
     query = sa.select(sa.func.min(m.step), sa.func.max(m.step), sa.func.min(m.timestamp),
                       sa.func.max(m.timestamp), sa.func.min(m.value), sa.func.max(m.value),
-                      sa.func.count(m.value), sa.func.count())
+                      sa.func.count(m.value), sa.func.count()).where(
+        match, m.step >= sa.bindparam("b_lo"), m.step < sa.bindparam("b_hi"))
+    compiled = query.compile(dialect=conn.dialect)
+    sql, params = str(compiled), dict(compiled.params)
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    cursor = raw.cursor() if raw is not None else None
     for index in range(first, FINE):
         start = summary.lo + index * summary.width
         if start > hi:
             break
-        row = conn.execute(query.where(match, m.step >= start,
-                                       m.step < start + summary.width)).one()
+        params["b_lo"], params["b_hi"] = start, start + summary.width
+        if cursor is not None:  # sqlite3's named style: the SQLAlchemy layer adds ~0.2 ms a call
+            row = cursor.execute(sql, [params[name] for name in compiled.positiontup or ()]
+                                 ).fetchone()
+        else:
+            row = conn.execute(query, params).one()
         summary.buckets[index] = list(row) if row[7] else None
     summary.last_step = hi
     with _lock:

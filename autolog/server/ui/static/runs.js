@@ -266,8 +266,12 @@ function reload() {
   saveState();
   drawHead();
   bodyBox.scrollTop = 0;
-  fetchPage(0);
-  fetchCount().catch(() => {});  // a bad filter is reported by the page request
+  // The count after the first page: the page is what the user waits for, and on SQLite the
+  // count then reads the size of the view the page request built instead of counting again.
+  const gen = generation;
+  fetchPage(0).then(() => {
+    if (gen === generation && !failed) fetchCount().catch(() => {});  // a bad filter: reported by the page
+  });
   schedule();
 }
 

@@ -211,7 +211,7 @@ def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:
              "body[data-ready='1'] .vrow[data-run-id]"),
             ("runs page sorted by a param, filtered by a param",
              f"{base}/experiments/{experiment_id}?cols=params:param_3&sort=params:param_3"
-             f"&filter={urllib.parse.quote('params.param_2 = ' + chr(39) + '0.3' + chr(39))}",
+             f"&filter={urllib.parse.quote('params.param_2 = ' + chr(39) + '3' + chr(39))}",
              "body[data-ready='1'] .vrow[data-run-id]"),
             ("big chart drawn (1,000,000 points), target <= 1 s",
              f"{base}/chart?runs={big}&metrics=long_loss", ".chart-card path.series"),
@@ -246,13 +246,15 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--store", default=None, help="keep (and reuse) the seeded store here")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-endpoints", action="store_true")
     args = parser.parse_args()
     folder = args.store or tempfile.mkdtemp(prefix="autolog-bench-ui-")
     experiment_id, big = seed(folder, args.runs, args.points)
     server, base = serve(folder)
     print(f"store: {folder}; UI at {base}")
     print(f"machine load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1 and 5 min), {os.cpu_count()} CPUs")
-    endpoints(base, experiment_id, big, folder)
+    if not args.no_endpoints:
+        endpoints(base, experiment_id, big, folder)
     if not args.no_browser:
         browser(base, experiment_id, big)
     server.should_exit = True

@@ -175,9 +175,19 @@ def usable(conn: sa.Connection, kind: str, key: str) -> bool:
                                               or key == "source")
 
 
+def _pairs(conn: sa.Connection, query: Any) -> dict[Any, Any]:
+    """{first column: second} of the rows; on the driver's cursor for SQLite, since building
+    SQLAlchemy rows costs a third of reading 100,000 of them."""
+    if conn.dialect.name != "sqlite":
+        return dict(conn.execute(query).all())
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    return dict(conn.connection.driver_connection.execute(str(compiled), params).fetchall())
+
+
 def _scope(conn: sa.Connection, where: Sequence[Any]) -> dict[str, int]:
     r = S.runs.c
-    return dict(conn.execute(sa.select(r.run_id, r.start_time).where(*where)).all())
+    return _pairs(conn, sa.select(r.run_id, r.start_time).where(*where))
 
 
 def scope(conn: sa.Connection, where: Sequence[Any]) -> dict[str, int]:
@@ -189,8 +199,7 @@ def scope(conn: sa.Connection, where: Sequence[Any]) -> dict[str, int]:
 
 def _column(conn: sa.Connection, table: sa.Table, key: str) -> dict[str, Any]:
     c = table.c
-    return dict(conn.execute(sa.select(c.run_id, c.value).where(
-        c.key == key, c.value.is_not(None))).all())
+    return _pairs(conn, sa.select(c.run_id, c.value).where(c.key == key, c.value.is_not(None)))
 
 
 def listing(conn: sa.Connection, where: Sequence[Any], kind: str, key: str,
@@ -206,8 +215,8 @@ def listing(conn: sa.Connection, where: Sequence[Any], kind: str, key: str,
         runs = scope(conn, where)
         if kind == "attributes" and key != "source":
             column = getattr(S.runs.c, key)
-            values = dict(conn.execute(sa.select(S.runs.c.run_id, column).where(
-                *where, column.is_not(None))).all())
+            values = _pairs(conn, sa.select(S.runs.c.run_id, column).where(
+                *where, column.is_not(None)))
         else:
             table, name = (S.tags, SOURCE_TAGS[0]) if kind == "attributes" else \
                 (KEY_TABLES[kind], key)

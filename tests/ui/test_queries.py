@@ -83,29 +83,35 @@ def test_keyset_pages_equal_offset_pages_and_missing_values_come_last(store, sor
 @pytest.mark.parametrize("sort", ["-attributes:start_time", "attributes:run_name", "-metrics:acc",
                                   "params:lr", "-params:lr", "tags:team", "attributes:source"])
 def test_kept_views_give_the_order_sql_gives(store, sort):
-    """A filtered view is served from a listing built in Python: same rows, same order, and its
-    tokens continue the SQL pages' (and the reverse), on SQLite."""
+    """Jumps (and param, tag and source sorts) are served from a listing built in Python: same
+    rows, same order as SQL's, and its tokens continue on SQL's path."""
     exp, ids = make_runs(store)
     where = RT.run_filter(exp, "attributes.run_name != 'r4'")
     with Q.engine_of(store).connect() as conn:
-        by_sql = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
-        if sort.split(":")[0].lstrip("-") in ("params", "tags") or sort.endswith("source"):
-            kept = by_sql  # these sorts always use a listing; compare with a jump instead
-        else:
-            kept = [r["run_id"] for r in RT.runs_page(
-                conn, where, sort=sort, limit=100, filtered=True)["runs"]]
-        assert kept == by_sql and len(kept) == 22 and ids[4] not in kept
-        out, token, filtered = [], None, False
-        while True:  # tokens made by one path read by the other, alternately
+        whole = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
+        assert len(whole) == 22 and ids[4] not in whole
+        out, token = [], None
+        while True:  # a jump (listing), then its token (SQL for attributes and metrics), ...
             page = RT.runs_page(conn, where, sort=sort, limit=4, page_token=token,
-                                filtered=filtered)
+                                offset=0 if token else len(out))
             out += [r["run_id"] for r in page["runs"]]
-            token, filtered = page["next_page_token"], not filtered
-            if token is None:
+            if not page["runs"]:
                 break
-        assert out == by_sql
-        jumped = RT.runs_page(conn, where, sort=sort, limit=5, offset=10)["runs"]
-        assert [r["run_id"] for r in jumped] == by_sql[10:15]
+            if len(out) % 8 == 4:
+                token = page["next_page_token"]
+            elif len(out) >= len(whole):
+                break
+            else:
+                token = None
+        assert out == whole
+        few = RT.run_filter(exp, "attributes.run_name = 'r2' OR attributes.run_name = 'r1'")
+        # a view much smaller than the key's rows: its values looked up run by run
+        some = RT.runs_page(conn, few, sort=sort, limit=10, offset=1)
+        assert len(some["runs"]) == 1 and some["offset"] == 1
+        if sort.startswith("-params") or sort.startswith("tags"):
+            return
+        by_sql = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
+        assert by_sql == whole
 
 
 def test_kept_views_and_counts_follow_every_write(store, tmp_path):
@@ -117,7 +123,7 @@ def test_kept_views_and_counts_follow_every_write(store, tmp_path):
 
     def view() -> tuple[list[str], int]:
         with engine.connect() as conn:
-            page = RT.runs_page(conn, where, limit=100, filtered=True)
+            page = RT.runs_page(conn, where, sort="attributes:source", limit=100)
             return [r["run_name"] for r in page["runs"]], RT.count_runs(conn, where)
 
     assert view() == (["r5", "r1"], 2)
@@ -140,7 +146,7 @@ def test_kept_views_and_counts_follow_every_write(store, tmp_path):
     with engine.connect() as conn:
         assert RT.count_runs(conn, where_b) == 2
         with pytest.raises(InvalidInputError):  # a token of another sort's values
-            RT.runs_page(conn, where, sort="-params:lr", filtered=True, page_token=RT.encode_token(
+            RT.runs_page(conn, where, sort="-params:lr", page_token=RT.encode_token(
                 {"ph": "A", "v": 3, "id": "x", "o": 1}))
 
 
@@ -243,3 +249,14 @@ def test_revision_0005_upgrades_to_the_head_indexes(tmp_path):
             "AND step >= 0 AND step < 10").all()
     engine.dispose()
     assert "COVERING INDEX ix_metrics_history" in str(plan)
+
+
+def test_a_small_view_sorted_by_a_param_looks_its_values_up(store):
+    exp, ids = make_runs(store, 30)  # 20 runs with lr: 3 runs are looked up, not scanned
+    where = RT.run_filter(exp, "attributes.run_name IN ('r1', 'r2', 'r3')")
+    with Q.engine_of(store).connect() as conn:
+        for sort, names in (("params:lr", ["r1", "r2", "r3"]), ("-params:lr", ["r2", "r1", "r3"]),
+                            ("-metrics:acc", ["r1", "r2", "r3"])):
+            page = RT.runs_page(conn, where, sort=sort, limit=10, offset=0)
+            assert [r["run_name"] for r in page["runs"]] == names, sort
+            assert RT.count_runs(conn, where) == 3

@@ -18,6 +18,7 @@ hash, and its collation would not match Python's order).
 from __future__ import annotations
 
 import bisect
+import json
 import sqlite3
 import threading
 import weakref
@@ -33,6 +34,10 @@ T = TypeVar("T")
 CACHE_SIZE = 16  # views kept per store (a listing of 100,000 runs is ~10 MB)
 KEY_TABLES = {"params": S.params, "metrics": S.latest_metrics, "tags": S.tags}
 SORTABLE_ATTRIBUTES = ("run_name", "status", "start_time", "user_id")
+# A lookup by primary key costs about LOOKUP_COST rows of a scan of the key's index range: the
+# values of a view's runs are looked up one by one when they are that much fewer than the key's.
+LOOKUP_COST = 3
+FEW = 30_000  # runs of a view whose attribute is looked up one by one rather than filtered again
 
 
 class Memo:
@@ -202,6 +207,24 @@ def _column(conn: sa.Connection, table: sa.Table, key: str) -> dict[str, Any]:
     return _pairs(conn, sa.select(c.run_id, c.value).where(c.key == key, c.value.is_not(None)))
 
 
+def _key_rows(conn: sa.Connection, table: sa.Table, key: str) -> int:
+    """Rows of ``key`` (read off the key's index alone)."""
+    return conn.execute(sa.select(sa.func.count()).select_from(table).where(
+        table.c.key == key)).scalar() or 0
+
+
+def _of_runs(conn: sa.Connection, table: str, column: str, key: str | None,
+             runs: dict[str, int]) -> dict[str, Any]:
+    """{run_id: value} of some runs, looked up one by one on the primary key: the run ids go
+    in as one JSON array (no limit on bound parameters), walked first (CROSS JOIN fixes the
+    order; the planner would otherwise read every run's value of the key and probe the list)."""
+    sql = (f"SELECT t.run_id, t.{column} FROM json_each(?) AS j "  # noqa: S608 - fixed names
+           f"CROSS JOIN {table} AS t ON t.run_id = j.value "
+           f"WHERE t.{column} IS NOT NULL" + (" AND t.key = ?" if key is not None else ""))
+    params: list[Any] = [json.dumps(list(runs))] + ([key] if key is not None else [])
+    return dict(conn.connection.driver_connection.execute(sql, params).fetchall())
+
+
 def listing(conn: sa.Connection, where: Sequence[Any], kind: str, key: str,
             descending: bool) -> Listing:
     """The whole order of the view (see :func:`usable` for the sorts it serves)."""
@@ -215,13 +238,20 @@ def listing(conn: sa.Connection, where: Sequence[Any], kind: str, key: str,
         runs = scope(conn, where)
         if kind == "attributes" and key != "source":
             column = getattr(S.runs.c, key)
-            values = _pairs(conn, sa.select(S.runs.c.run_id, column).where(
-                *where, column.is_not(None)))
+            if len(runs) <= FEW:
+                values = _of_runs(conn, "runs", key, None, runs)
+            else:
+                values = _pairs(conn, sa.select(S.runs.c.run_id, column).where(
+                    *where, column.is_not(None)))
         else:
             table, name = (S.tags, SOURCE_TAGS[0]) if kind == "attributes" else \
                 (KEY_TABLES[kind], key)
-            values = state.memo.get(("column", table.name, name), version,
-                                    lambda: _column(conn, table, name))
+            cached = ("column", table.name, name)
+            values = state.memo.peek(cached, version)
+            if values is None and len(runs) * LOOKUP_COST < _key_rows(conn, table, name):
+                values = _of_runs(conn, table.name, "value", name, runs)  # a few of many
+            elif values is None:
+                values = state.memo.get(cached, version, lambda: _column(conn, table, name))
         a = sorted((v, rid) for rid in runs if (v := values.get(rid)) is not None)
         b = sorted((start, rid) for rid, start in runs.items() if values.get(rid) is None)
         return Listing(a, b, descending)

@@ -1,11 +1,16 @@
 """Pages of the runs table, filtered and sorted in SQL, whatever the number of runs.
 
-A sort on column C walks two phases: the runs that have a value for C, in C's order (an index
-on (key, value) for params, metrics and tags), then the runs without one, newest first. The
-next-page token carries the phase and the last row's (value, run_id), so page 1,000 costs what
-page 1 costs (keyset pagination); an ``offset`` still serves a jump in the middle of the
-scrollbar. The total is a query of its own (:func:`count_runs`), so the first rows never wait
-for it.
+A sort on column C walks two phases: the runs that have a value for C, in C's order, then the
+runs without one, newest first. The next-page token carries the phase and the last row's
+(value, run_id), so page 1,000 costs what page 1 costs (keyset pagination); an ``offset`` still
+serves a jump in the middle of the scrollbar. The total is a query of its own
+(:func:`count_runs`), so the first rows never wait for it.
+
+Metrics have a (key, value, run_id) index to walk in order; params and tags only one on their
+key (a long value does not fit a PostgreSQL btree entry). So on SQLite a sort by a param or
+tag, and a jump, are served from the view's whole order, built once and kept
+until the database changes (:mod:`autolog.server.ui.listing`); the same tokens work on both
+paths.
 """
 
 from __future__ import annotations
@@ -94,7 +99,8 @@ def run_filter(experiment_id: int, filter_string: str = "", parent: str | None =
 
 def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
     """(FROM clause, value expression, its run id column, "has a value" condition) for sorting
-    on kind:key. Params, metrics and tags sort on their table's (key, value, run_id) index."""
+    on kind:key (metrics read their (key, value, run_id) index in order; params and tags sort
+    the key's rows)."""
     r = S.runs.c
     if kind == "attributes":
         if key == "duration":
@@ -120,12 +126,13 @@ def count_runs(conn: sa.Connection, where: Sequence[Any]) -> int:
 
 def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attributes:start_time",
               columns: Sequence[str] = (), offset: int = 0, limit: int = 100,
-              page_token: str | None = None, filtered: bool = False) -> dict[str, Any]:
+              page_token: str | None = None) -> dict[str, Any]:
     """One page of runs matching ``where`` (see :func:`run_filter`), with the chosen columns.
 
-    A sort by a param or tag, a jump to an offset and a filtered view are served from the
-    view's whole order (:mod:`~autolog.server.ui.listing`) where the database allows it; the
-    first pages of a plain view sorted by an attribute or metric read an index in order.
+    A sort by a param or tag and a jump to an offset are served from the view's whole order
+    (:mod:`~autolog.server.ui.listing`) where the database allows it; pages of a view sorted by
+    an attribute or metric, scrolled from the top, read an index in order and stop after
+    ``limit`` rows.
 
     Raises:
         InvalidInputError: a bad column, sort, limit or page token.
@@ -140,8 +147,7 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
     descending = sort.startswith("-")
     kind, key = parse_column(sort.lstrip("-+"))
     wanted = [parse_column(c) for c in columns]
-    if L.usable(conn, kind, key) and (filtered or offset or kind in ("params", "tags")
-                                      or key == "source"):
+    if L.usable(conn, kind, key) and (offset or kind in ("params", "tags") or key == "source"):
         return _listing_page(conn, L.listing(conn, where, kind, key, descending), state,
                              offset, limit, wanted, now_ms)
     r = S.runs.c
@@ -263,7 +269,7 @@ def _cells(conn: sa.Connection, run_ids: list[str], wanted: list[tuple[str, str]
         if kind == "metrics":
             cols.append(table.c.is_nan)
         # `key || ''`: look the page's runs up by primary key (run_id, key); a bare key term
-        # lets the planner pick the (key, value, run_id) index and scan every run's value.
+        # lets the planner pick the key's index and read every run's value of that key.
         for row in conn.execute(sa.select(*cols).where(
                 table.c.run_id.in_(run_ids), table.c.key.concat("").in_(sorted(keys)))):
             if kind == "tags" and row.key in SOURCE_TAGS:

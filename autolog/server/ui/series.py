@@ -1,9 +1,10 @@
 """Metric histories downsampled for charts: a bounded number of points per series, whatever
 the history's length, keeping each bucket's minimum and maximum so that spikes survive.
 
-A long history is summarised once into ``FINE`` step buckets (min/max of value, step and time,
-counts), each an index range scan on (run_id, key, step, ...) that never leaves the index, and
-the summary is cached per series. While a run is still logging, the next request re-reads only
+A long history is summarised once into ``FINE`` step buckets (min/max of value, count, and the
+step and time of the bucket's first and last rows), each an index range scan on
+(run_id, key, step, ...) that never leaves the index, and the summary is cached per series
+(keyed by the series' latest step and time, so that it follows new values). While a run is still logging, the next request re-reads only
 the buckets from the last one on (doubling the bucket width, by merging neighbours, when new
 steps go past the end), so a chart of a running 1,000,000-step metric refreshes cheaply.
 """

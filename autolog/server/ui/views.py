@@ -188,7 +188,7 @@ class UI:
         return self._read(lambda c: RT.runs_page(
             c, where, sort=qp.get("sort") or "-attributes:start_time", columns=columns,
             offset=_int(request, "offset", 0), limit=_int(request, "limit", 100),
-            page_token=qp.get("page_token") or None, filtered=bool(qp.get("filter", "").strip())))
+            page_token=qp.get("page_token") or None))
 
     def keys(self, request: Request) -> Any:
         experiment_id = Q.parse_experiment_id(request.path_params["experiment_id"])

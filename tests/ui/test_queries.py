@@ -252,7 +252,7 @@ def test_revision_0005_upgrades_to_the_head_indexes(tmp_path):
 
 
 def test_a_small_view_sorted_by_a_param_looks_its_values_up(store):
-    exp, ids = make_runs(store, 30)  # 20 runs with lr: 3 runs are looked up, not scanned
+    exp, _ = make_runs(store, 30)  # 20 runs with lr: 3 runs are looked up, not scanned
     where = RT.run_filter(exp, "attributes.run_name IN ('r1', 'r2', 'r3')")
     with Q.engine_of(store).connect() as conn:
         for sort, names in (("params:lr", ["r1", "r2", "r3"]), ("-params:lr", ["r2", "r1", "r3"]),

@@ -102,8 +102,7 @@ def _summary(conn: sa.Connection, match: Any, cache_key: tuple[Any, ...], lo: in
             summary = summary.doubled()
         first = (summary.last_step - summary.lo) // summary.width  # may have been partial
     m = S.metrics.c
-    lo_, hi_ = sa.bindparam("b_lo"), sa.bindparam("b_hi")
-    in_bucket = sa.and_(match, m.step >= lo_, m.step < hi_)
+    in_bucket = sa.and_(match, m.step >= sa.bindparam("b_lo"), m.step < sa.bindparam("b_hi"))
     # Per bucket, one scan reading the value alone (each more aggregate costs as much again),
     # then two index seeks for the first and last rows' step and time.
     values = _Statement(conn, sa.select(sa.func.min(m.value), sa.func.max(m.value),

@@ -153,6 +153,7 @@ def endpoints(base: str, experiment_id: str, big: str, folder: str) -> None:
         ("runs: filtered + sorted by a metric", f"{runs}?{cols}&limit=100&filter={flt}&sort=-metrics:accuracy"),
         ("runs: count, filtered (after its page)", f"{runs}?count=1&filter={flt}"),
         ("runs: count, filtered (alone, no page before)", f"{runs}?count=1&filter={other}"),
+        ("runs: count, filtered, 80,000 match (alone)", f"{runs}?count=1&filter={q('metrics.f1 > 0.2')}"),
         ("runs: sorted by a param", f"{runs}?{sorted_param}&limit=100"),
         ("runs: filtered by a param + sorted by a param", param_page),
         ("runs: count, filtered by a param (after its page)", f"{runs}?count=1&filter={by_param}"),
@@ -188,7 +189,7 @@ def endpoints(base: str, experiment_id: str, big: str, folder: str) -> None:
 def print_case(label: str, first: float, median: float, best: float, body: Any) -> None:
     extra = ""
     if isinstance(body, dict) and body.get("total") is not None:
-        extra = f"  total={body['total']:,}"
+        extra = f"  total={body['total']:,}{'+' if body.get('more') else ''}"
     print(f"{label:52s} {first:7.1f} ms {median:7.1f} ms {best:7.1f} ms{extra}")
 
 

@@ -85,11 +85,11 @@ def test_autolog_server_serves_the_ui_beside_its_api_and_views_follow_writes(tmp
         view = f"/ui-api/experiments/{exp}/runs?sort=-params:lr&cols=params:lr"
         assert [r["run_name"] for r in call(view)["runs"]] == ["b", "a"]
         assert call(f"/ui-api/experiments/{exp}/runs?count=1&filter=params.lr%20%3E%20'0'") \
-            == {"total": 2}
+            == {"total": 2, "more": False}
         log_run("c", "0.3")
         assert [r["run_name"] for r in call(view)["runs"]] == ["c", "b", "a"]
         assert call(f"/ui-api/experiments/{exp}/runs?count=1&filter=params.lr%20%3E%20'0'") \
-            == {"total": 3}
+            == {"total": 3, "more": False}
         with urllib.request.urlopen(f"{server.url}/experiments/{exp}", timeout=30) as response:
             html = response.read().decode()
         assert "&lt;i&gt;served&lt;/i&gt;" in html and "/static/runs.js" in html

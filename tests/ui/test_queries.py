@@ -260,3 +260,14 @@ def test_a_small_view_sorted_by_a_param_looks_its_values_up(store):
             page = RT.runs_page(conn, where, sort=sort, limit=10, offset=0)
             assert [r["run_name"] for r in page["runs"]] == names, sort
             assert RT.count_runs(conn, where) == 3
+
+
+def test_filtered_counts_stop_at_the_cap_unless_the_view_is_known(store):
+    exp, _ = make_runs(store, 23)
+    where = RT.run_filter(exp, "attributes.run_name LIKE 'r%'")
+    with Q.engine_of(store).connect() as conn:
+        assert RT.bounded_count(conn, where, cap=5) == {"total": 5, "more": True}
+        assert RT.bounded_count(conn, where, cap=23) == {"total": 23, "more": False}
+        assert RT.bounded_count(conn, where, cap=22) == {"total": 22, "more": True}
+        RT.runs_page(conn, where, sort="params:lr", limit=5)  # builds the view: exact now
+        assert RT.bounded_count(conn, where, cap=5) == {"total": 23, "more": False}

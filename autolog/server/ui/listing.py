@@ -266,15 +266,17 @@ def listing(conn: sa.Connection, where: Sequence[Any], kind: str, key: str,
     return state.memo.get(("listing", wkey, kind, key, descending), version, build)
 
 
-def count(conn: sa.Connection, where: Sequence[Any], counter: Callable[[], int]) -> int:
-    """The number of runs matching ``where``: the scope's size when a page has built it (or is
-    building it: waiting costs less than counting beside it), else ``counter()``, kept."""
+def count(conn: sa.Connection, where: Sequence[Any], counter: Callable[[], int],
+          kind: str = "count") -> tuple[int, bool]:
+    """(number, True) of the runs matching ``where`` when a page has built the view's scope (or
+    is building it: waiting costs less than counting beside it), else (``counter()``, False),
+    kept under ``kind``."""
     if conn.dialect.name != "sqlite":
-        return counter()
+        return counter(), False
     state = state_of(conn.engine)
     version = state.version()
     wkey = where_key(conn, where)
     runs = state.memo.peek(("scope", wkey), version, wait=True)
     if runs is not None:
-        return len(runs)
-    return state.memo.get(("count", wkey), version, counter)
+        return len(runs), True
+    return state.memo.get((kind, wkey), version, counter), False

@@ -31,6 +31,7 @@ from autolog.server.ui.queries import TABLES
 from autolog.store import _schema as S
 
 MAX_PAGE = 500
+COUNT_CAP = 10_000  # a filtered count stops here ("10,000+ runs")
 SOURCE_TAGS = ("autolog.source.name", "mlflow.source.name")
 # Column ids are "<kind>:<key>"; "attributes" columns are the run's own fields.
 ATTRIBUTE_COLUMNS = ("run_name", "status", "start_time", "duration", "user_id", "source")
@@ -121,7 +122,23 @@ def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
 def count_runs(conn: sa.Connection, where: Sequence[Any]) -> int:
     """The number of runs matching ``where`` (kept until the database changes, on SQLite)."""
     return L.count(conn, where, lambda: conn.execute(
-        sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0)
+        sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0)[0]
+
+
+def bounded_count(conn: sa.Connection, where: Sequence[Any], cap: int = COUNT_CAP
+                  ) -> dict[str, Any]:
+    """``{"total": n, "more": bool}``: the number of runs matching ``where``, counted up to
+    ``cap`` (``more``: there are more than ``cap``), exact when the view is already known.
+
+    Counting a filter's matches reads every run it tests; stopping at ``cap`` bounds that work
+    where the table shows "10,000+" anyway.
+    """
+    def counter() -> int:
+        upto = sa.select(sa.literal(1)).select_from(S.runs).where(*where).limit(cap + 1)
+        return conn.execute(sa.select(sa.func.count()).select_from(upto.subquery())).scalar() or 0
+
+    n, exact = L.count(conn, where, counter, kind=f"count<={cap}")
+    return {"total": n if exact else min(n, cap), "more": not exact and n > cap}
 
 
 def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attributes:start_time",

@@ -146,8 +146,13 @@ async function fetchCount() {
   const gen = generation;
   const data = await api(`/ui-api/experiments/${experimentId}/runs`, {filter: state.filter, count: 1});
   if (gen !== generation) return;
-  counted = true;
-  setTotal(data.total);
+  counted = !data.more;
+  if (data.more) {  // "10,000+": a lower bound; the scrollbar grows as pages arrive
+    total = Math.max(total, data.total);
+    document.getElementById("count").textContent = `${data.total.toLocaleString()}+ runs`;
+  } else {
+    setTotal(data.total);
+  }
   schedule();
 }
 

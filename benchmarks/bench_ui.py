@@ -227,6 +227,10 @@ def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:
                 page.wait_for_selector(selector, timeout=60_000)
                 times.append((time.perf_counter() - t0) * 1000)
             print(f"{label:52s} {times[0]:7.0f} ms {statistics.median(times):7.0f} ms {min(times):7.0f} ms")
+        for label, url, selector in cases[1:3]:  # counts shown once they arrive
+            page.goto(url)
+            page.wait_for_function("document.querySelector('#count').textContent !== ''")
+            print(f"{'  count shown: ' + label:52s} {page.inner_text('#count'):>9s}")
         # Scrolling deep: jump to the middle of 100,000 rows and wait for them to be drawn.
         page.goto(cases[0][1])
         page.wait_for_selector(cases[0][2])

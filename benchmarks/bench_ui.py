@@ -120,52 +120,77 @@ def serve(folder: str) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def time_endpoint(url: str, repeat: int = 7) -> tuple[float, float, Any]:
+def time_endpoint(url: str, repeat: int = 7) -> tuple[float, float, float, Any]:
+    """(first, median, best) milliseconds of ``repeat`` requests, and the last body."""
     times, body = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         with urllib.request.urlopen(url, timeout=60) as response:
             body = json.loads(response.read())
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), min(times), body
+    return times[0], statistics.median(times), min(times), body
 
 
-def endpoints(base: str, experiment_id: str, big: str) -> None:
+def endpoints(base: str, experiment_id: str, big: str, folder: str) -> None:
     runs = f"{base}/ui-api/experiments/{experiment_id}/runs"
     cols = "cols=params:param_1,params:param_2,metrics:accuracy,metrics:loss"
-    flt = urllib.parse.quote("metrics.accuracy > 0.5 AND (params.param_1 = '0.2' OR params.param_2 = '3.0')")
+    q = urllib.parse.quote
+    flt = q("metrics.accuracy > 0.5 AND (params.param_1 = '0.2' OR params.param_2 = '3.0')")
+    by_param = q("params.param_1 = '0.2'")
+    other = q("metrics.loss < 0.3 AND params.param_4 = '0.05'")
+
     def token_at(query: str, offset: int) -> str:
         """The next-page token of the page before ``offset`` (what scrolling down holds)."""
         with urllib.request.urlopen(f"{runs}?{query}&limit=100&offset={offset - 100}") as resp:
-            return urllib.parse.quote(json.loads(resp.read())["next_page_token"])
+            return q(json.loads(resp.read())["next_page_token"])
 
     by_metric = f"{cols}&sort=metrics:loss"
+    sorted_param = f"{cols}&sort=params:param_3"
+    param_page = f"{runs}?{cols}&limit=100&filter={by_param}&sort=-params:param_3"
     cases = [
         ("runs: first page (100 rows, 4 columns)", f"{runs}?{cols}&limit=100"),
         ("runs: count of the table (its own request)", f"{runs}?count=1"),
         ("runs: filtered + sorted by a metric", f"{runs}?{cols}&limit=100&filter={flt}&sort=-metrics:accuracy"),
-        ("runs: count, filtered", f"{runs}?count=1&filter={flt}"),
-        ("runs: sorted by a param", f"{runs}?{cols}&limit=100&sort=params:param_3"),
+        ("runs: count, filtered (after its page)", f"{runs}?count=1&filter={flt}"),
+        ("runs: count, filtered (alone, no page before)", f"{runs}?count=1&filter={other}"),
+        ("runs: count, filtered, 80,000 match (alone)", f"{runs}?count=1&filter={q('metrics.f1 > 0.2')}"),
+        ("runs: sorted by a param", f"{runs}?{sorted_param}&limit=100"),
+        ("runs: filtered by a param + sorted by a param", param_page),
+        ("runs: count, filtered by a param (after its page)", f"{runs}?count=1&filter={by_param}"),
         ("runs: deep page by scrolling (token at 90,000)", f"{runs}?{cols}&limit=100&page_token={token_at(cols, 90_000)}"),
         ("runs: same, sorted by a metric", f"{runs}?{by_metric}&limit=100&page_token={token_at(by_metric, 90_000)}"),
+        ("runs: same, sorted by a param", f"{runs}?{sorted_param}&limit=100&page_token={token_at(sorted_param, 90_000)}"),
         ("runs: deep page by a jump (offset 90,000)", f"{runs}?{cols}&limit=100&offset=90000"),
         ("runs: same, sorted by a metric", f"{runs}?{by_metric}&limit=100&offset=90000"),
+        ("runs: same, sorted by a param", f"{runs}?{sorted_param}&limit=100&offset=90000"),
         ("column picker keys (params, metrics, tags)", f"{base}/ui-api/experiments/{experiment_id}/keys"),
         ("run page JSON of the big run", f"{base}/ui-api/runs/{big}"),
         ("experiments list", f"{base}/ui-api/experiments"),
     ]
-    print(f"\n{'endpoint':52s} {'median':>9s} {'best':>9s}   (server round trip, target <= 300 ms)")
+    print(f"\n{'endpoint':52s} {'first':>9s} {'median':>9s} {'best':>9s}   (server round trip, target <= 300 ms)")
     for label, url in cases:
-        median, best, body = time_endpoint(url)
-        extra = ""
-        if isinstance(body, dict) and body.get("total") is not None:
-            extra = f"  total={body['total']:,}"
-        print(f"{label:52s} {median:7.1f} ms {best:7.1f} ms{extra}")
+        print_case(label, *time_endpoint(url))
+    # A write (a metric logged to one run) invalidates what the UI keeps: the next view rebuilds.
+    from autolog import _tracking
+    from autolog.entities import Metric
+    from autolog.store.sql import SqlStore
+
+    writer = SqlStore(*_tracking.resolve(folder))
+    writer.log_batch(big, metrics=[Metric("accuracy", 0.5, int(time.time() * 1000), 1)])
+    writer.close()
+    print_case("after a write: filtered by a param + sorted by a param", *time_endpoint(param_page))
     chart = f"{base}/ui-api/series?runs={big}&metrics=long_loss&points=1000"
-    cold, _, body = time_endpoint(chart, repeat=1)
-    median, best, _ = time_endpoint(chart)
+    cold, _, _, body = time_endpoint(chart, repeat=1)
+    _, median, best, _ = time_endpoint(chart)
     print(f"{'big chart 1,000,000 -> ' + str(len(body['series'][0]['points'])) + ' points: first (summary built)':52s} {cold:7.1f} ms")
-    print(f"{'big chart: later requests (summary cached)':52s} {median:7.1f} ms {best:7.1f} ms")
+    print(f"{'big chart: later requests (summary cached)':52s} {'':9s} {median:7.1f} ms {best:7.1f} ms")
+
+
+def print_case(label: str, first: float, median: float, best: float, body: Any) -> None:
+    extra = ""
+    if isinstance(body, dict) and body.get("total") is not None:
+        extra = f"  total={body['total']:,}{'+' if body.get('more') else ''}"
+    print(f"{label:52s} {first:7.1f} ms {median:7.1f} ms {best:7.1f} ms{extra}")
 
 
 def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:
@@ -185,10 +210,14 @@ def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:
              f"{base}/experiments/{experiment_id}?cols=metrics:accuracy&sort=-metrics:accuracy"
              f"&filter={urllib.parse.quote('params.param_1 = ' + chr(39) + '0.2' + chr(39))}",
              "body[data-ready='1'] .vrow[data-run-id]"),
+            ("runs page sorted by a param, filtered by a param",
+             f"{base}/experiments/{experiment_id}?cols=params:param_3&sort=params:param_3"
+             f"&filter={urllib.parse.quote('params.param_2 = ' + chr(39) + '3' + chr(39))}",
+             "body[data-ready='1'] .vrow[data-run-id]"),
             ("big chart drawn (1,000,000 points), target <= 1 s",
              f"{base}/chart?runs={big}&metrics=long_loss", ".chart-card path.series"),
         ]
-        print(f"\n{'in Chromium (navigation to drawn)':52s} {'median':>9s} {'best':>9s}")
+        print(f"\n{'in Chromium (navigation to drawn)':52s} {'first':>9s} {'median':>9s} {'best':>9s}")
         for label, url, selector in cases:
             times = []
             for _ in range(repeat):
@@ -197,7 +226,11 @@ def browser(base: str, experiment_id: str, big: str, repeat: int = 5) -> None:
                 page.goto(url, wait_until="commit")
                 page.wait_for_selector(selector, timeout=60_000)
                 times.append((time.perf_counter() - t0) * 1000)
-            print(f"{label:52s} {statistics.median(times):7.0f} ms {min(times):7.0f} ms")
+            print(f"{label:52s} {times[0]:7.0f} ms {statistics.median(times):7.0f} ms {min(times):7.0f} ms")
+        for label, url, selector in cases[1:3]:  # counts shown once they arrive
+            page.goto(url)
+            page.wait_for_function("document.querySelector('#count').textContent !== ''")
+            print(f"{'  count shown: ' + label:52s} {page.inner_text('#count'):>9s}")
         # Scrolling deep: jump to the middle of 100,000 rows and wait for them to be drawn.
         page.goto(cases[0][1])
         page.wait_for_selector(cases[0][2])
@@ -218,12 +251,15 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--store", default=None, help="keep (and reuse) the seeded store here")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-endpoints", action="store_true")
     args = parser.parse_args()
     folder = args.store or tempfile.mkdtemp(prefix="autolog-bench-ui-")
     experiment_id, big = seed(folder, args.runs, args.points)
     server, base = serve(folder)
     print(f"store: {folder}; UI at {base}")
-    endpoints(base, experiment_id, big)
+    print(f"machine load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1 and 5 min), {os.cpu_count()} CPUs")
+    if not args.no_endpoints:
+        endpoints(base, experiment_id, big, folder)
     if not args.no_browser:
         browser(base, experiment_id, big)
     server.should_exit = True

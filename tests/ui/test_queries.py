@@ -79,6 +79,77 @@ def test_keyset_pages_equal_offset_pages_and_missing_values_come_last(store, sor
         assert whole[len(with_acc):] == [ids[i] for i in (20, 15, 10, 5, 0)]
 
 
+
+@pytest.mark.parametrize("sort", ["-attributes:start_time", "attributes:run_name", "-metrics:acc",
+                                  "params:lr", "-params:lr", "tags:team", "attributes:source"])
+def test_kept_views_give_the_order_sql_gives(store, sort):
+    """Jumps (and param, tag and source sorts) are served from a listing built in Python: same
+    rows, same order as SQL's, and its tokens continue on SQL's path."""
+    exp, ids = make_runs(store)
+    where = RT.run_filter(exp, "attributes.run_name != 'r4'")
+    with Q.engine_of(store).connect() as conn:
+        whole = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
+        assert len(whole) == 22 and ids[4] not in whole
+        out, token = [], None
+        while True:  # a jump (listing), then its token (SQL for attributes and metrics), ...
+            page = RT.runs_page(conn, where, sort=sort, limit=4, page_token=token,
+                                offset=0 if token else len(out))
+            out += [r["run_id"] for r in page["runs"]]
+            if not page["runs"]:
+                break
+            if len(out) % 8 == 4:
+                token = page["next_page_token"]
+            elif len(out) >= len(whole):
+                break
+            else:
+                token = None
+        assert out == whole
+        few = RT.run_filter(exp, "attributes.run_name = 'r2' OR attributes.run_name = 'r1'")
+        # a view much smaller than the key's rows: its values looked up run by run
+        some = RT.runs_page(conn, few, sort=sort, limit=10, offset=1)
+        assert len(some["runs"]) == 1 and some["offset"] == 1
+        if sort.startswith("-params") or sort.startswith("tags"):
+            return
+        by_sql = [r["run_id"] for r in RT.runs_page(conn, where, sort=sort, limit=100)["runs"]]
+        assert by_sql == whole
+
+
+def test_kept_views_and_counts_follow_every_write(store, tmp_path):
+    """The listing, scope and count kept for a view are dropped when anyone commits: this
+    store, or another connection to the file (a training process)."""
+    exp, ids = make_runs(store, 10)
+    engine = Q.engine_of(store)
+    where = RT.run_filter(exp, "params.lr = '1'")
+
+    def view() -> tuple[list[str], int]:
+        with engine.connect() as conn:
+            page = RT.runs_page(conn, where, sort="attributes:source", limit=100)
+            return [r["run_name"] for r in page["runs"]], RT.count_runs(conn, where)
+
+    assert view() == (["r5", "r1"], 2)
+    assert view() == (["r5", "r1"], 2)  # kept
+    other = SqlStore(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "art"))
+    try:
+        run = other.create_run(str(exp), "late", start_time=9999)
+        other.log_batch(run.info.run_id, params=[Param("lr", "1")])
+        assert view() == (["late", "r5", "r1"], 3)
+        other.set_run_lifecycle(ids[5], "deleted")
+        assert view() == (["late", "r1"], 2)
+    finally:
+        other.close()
+    store.log_batch(ids[1], tags=[RunTag("team", "z")])  # a write that changes nothing here
+    assert view() == (["late", "r1"], 2)
+    with engine.connect() as conn:  # a count asked first is kept too, and follows writes
+        where_b = RT.run_filter(exp, "tags.team = 'z'")
+        assert RT.count_runs(conn, where_b) == 1
+    store.log_batch(ids[2], tags=[RunTag("team", "z")])
+    with engine.connect() as conn:
+        assert RT.count_runs(conn, where_b) == 2
+        with pytest.raises(InvalidInputError):  # a token of another sort's values
+            RT.runs_page(conn, where, sort="-params:lr", page_token=RT.encode_token(
+                {"ph": "A", "v": 3, "id": "x", "o": 1}))
+
+
 def test_filter_columns_and_grouping(store):
     exp, ids = make_runs(store, 6)
     child = store.create_run(str(exp), "child", start_time=5000, parent_run_id=ids[1])
@@ -178,3 +249,25 @@ def test_revision_0005_upgrades_to_the_head_indexes(tmp_path):
             "AND step >= 0 AND step < 10").all()
     engine.dispose()
     assert "COVERING INDEX ix_metrics_history" in str(plan)
+
+
+def test_a_small_view_sorted_by_a_param_looks_its_values_up(store):
+    exp, _ = make_runs(store, 30)  # 20 runs with lr: 3 runs are looked up, not scanned
+    where = RT.run_filter(exp, "attributes.run_name IN ('r1', 'r2', 'r3')")
+    with Q.engine_of(store).connect() as conn:
+        for sort, names in (("params:lr", ["r1", "r2", "r3"]), ("-params:lr", ["r2", "r1", "r3"]),
+                            ("-metrics:acc", ["r1", "r2", "r3"])):
+            page = RT.runs_page(conn, where, sort=sort, limit=10, offset=0)
+            assert [r["run_name"] for r in page["runs"]] == names, sort
+            assert RT.count_runs(conn, where) == 3
+
+
+def test_filtered_counts_stop_at_the_cap_unless_the_view_is_known(store):
+    exp, _ = make_runs(store, 23)
+    where = RT.run_filter(exp, "attributes.run_name LIKE 'r%'")
+    with Q.engine_of(store).connect() as conn:
+        assert RT.bounded_count(conn, where, cap=5) == {"total": 5, "more": True}
+        assert RT.bounded_count(conn, where, cap=23) == {"total": 23, "more": False}
+        assert RT.bounded_count(conn, where, cap=22) == {"total": 22, "more": True}
+        RT.runs_page(conn, where, sort="params:lr", limit=5)  # builds the view: exact now
+        assert RT.bounded_count(conn, where, cap=5) == {"total": 23, "more": False}

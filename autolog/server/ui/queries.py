@@ -132,7 +132,7 @@ def column_keys(conn: sa.Connection, experiment_id: int, kind: str, q: str = "",
     """The distinct keys of ``kind`` used by the experiment's runs containing ``q``, sorted.
 
     Distinct keys come from a loose index scan (a recursive query jumping from key to key on the
-    (key, value) index), so the cost grows with the number of keys, not of rows.
+    key index), so the cost grows with the number of keys, not of rows.
 
     Raises:
         InvalidInputError: an unknown kind.

@@ -1,11 +1,16 @@
 """Pages of the runs table, filtered and sorted in SQL, whatever the number of runs.
 
-A sort on column C walks two phases: the runs that have a value for C, in C's order (an index
-on (key, value) for params, metrics and tags), then the runs without one, newest first. The
-next-page token carries the phase and the last row's (value, run_id), so page 1,000 costs what
-page 1 costs (keyset pagination); an ``offset`` still serves a jump in the middle of the
-scrollbar. The total is a query of its own (:func:`count_runs`), so the first rows never wait
-for it.
+A sort on column C walks two phases: the runs that have a value for C, in C's order, then the
+runs without one, newest first. The next-page token carries the phase and the last row's
+(value, run_id), so page 1,000 costs what page 1 costs (keyset pagination); an ``offset`` still
+serves a jump in the middle of the scrollbar. The total is a query of its own
+(:func:`count_runs`), so the first rows never wait for it.
+
+Metrics have a (key, value, run_id) index to walk in order; params and tags only one on their
+key (a long value does not fit a PostgreSQL btree entry). So on SQLite a sort by a param or
+tag, and a jump, are served from the view's whole order, built once and kept
+until the database changes (:mod:`autolog.server.ui.listing`); the same tokens work on both
+paths.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import sqlalchemy as sa
 from autolog import search as _search
 from autolog.entities import LifecycleStage, RunStatus
 from autolog.errors import InvalidInputError
+from autolog.server.ui import listing as L
 from autolog.server.ui.queries import TABLES
 from autolog.store import _schema as S
 
 MAX_PAGE = 500
+COUNT_CAP = 10_000  # a filtered count stops here ("10,000+ runs")
 SOURCE_TAGS = ("autolog.source.name", "mlflow.source.name")
 # Column ids are "<kind>:<key>"; "attributes" columns are the run's own fields.
 ATTRIBUTE_COLUMNS = ("run_name", "status", "start_time", "duration", "user_id", "source")
@@ -93,7 +100,8 @@ def run_filter(experiment_id: int, filter_string: str = "", parent: str | None =
 
 def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
     """(FROM clause, value expression, its run id column, "has a value" condition) for sorting
-    on kind:key. Params, metrics and tags sort on their table's (key, value, run_id) index."""
+    on kind:key (metrics read their (key, value, run_id) index in order; params and tags sort
+    the key's rows)."""
     r = S.runs.c
     if kind == "attributes":
         if key == "duration":
@@ -112,13 +120,36 @@ def _sorted(kind: str, key: str, now_ms: int) -> tuple[Any, Any, Any, Any]:
 
 
 def count_runs(conn: sa.Connection, where: Sequence[Any]) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0
+    """The number of runs matching ``where`` (kept until the database changes, on SQLite)."""
+    return L.count(conn, where, lambda: conn.execute(
+        sa.select(sa.func.count()).select_from(S.runs).where(*where)).scalar() or 0)[0]
+
+
+def bounded_count(conn: sa.Connection, where: Sequence[Any], cap: int = COUNT_CAP
+                  ) -> dict[str, Any]:
+    """``{"total": n, "more": bool}``: the number of runs matching ``where``, counted up to
+    ``cap`` (``more``: there are more than ``cap``), exact when the view is already known.
+
+    Counting a filter's matches reads every run it tests; stopping at ``cap`` bounds that work
+    where the table shows "10,000+" anyway.
+    """
+    def counter() -> int:
+        upto = sa.select(sa.literal(1)).select_from(S.runs).where(*where).limit(cap + 1)
+        return conn.execute(sa.select(sa.func.count()).select_from(upto.subquery())).scalar() or 0
+
+    n, exact = L.count(conn, where, counter, kind=f"count<={cap}")
+    return {"total": n if exact else min(n, cap), "more": not exact and n > cap}
 
 
 def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attributes:start_time",
               columns: Sequence[str] = (), offset: int = 0, limit: int = 100,
               page_token: str | None = None) -> dict[str, Any]:
     """One page of runs matching ``where`` (see :func:`run_filter`), with the chosen columns.
+
+    A sort by a param or tag and a jump to an offset are served from the view's whole order
+    (:mod:`~autolog.server.ui.listing`) where the database allows it; pages of a view sorted by
+    an attribute or metric, scrolled from the top, read an index in order and stop after
+    ``limit`` rows.
 
     Raises:
         InvalidInputError: a bad column, sort, limit or page token.
@@ -133,6 +164,9 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
     descending = sort.startswith("-")
     kind, key = parse_column(sort.lstrip("-+"))
     wanted = [parse_column(c) for c in columns]
+    if L.usable(conn, kind, key) and (offset or kind in ("params", "tags") or key == "source"):
+        return _listing_page(conn, L.listing(conn, where, kind, key, descending), state,
+                             offset, limit, wanted, now_ms)
     r = S.runs.c
     source, value, value_id, has_value = _sorted(kind, key, now_ms)
     cols = [r[c] for c in _RUN_COLUMNS]
@@ -173,6 +207,24 @@ def runs_page(conn: sa.Connection, where: Sequence[Any], *, sort: str = "-attrib
         next_token = encode_token({"ph": phase, "v": last.sort_value, "id": last.run_id,
                                    "o": position + limit, "n": now_ms})
     return {"runs": _rows(conn, page, wanted, now_ms), "offset": position,
+            "next_page_token": next_token}
+
+
+def _listing_page(conn: sa.Connection, view: L.Listing, state: dict[str, Any] | None,
+                  offset: int, limit: int, wanted: list[tuple[str, str]], now_ms: int
+                  ) -> dict[str, Any]:
+    start = view.after(state["ph"], state["v"], state["id"]) if state else offset
+    spots = [view.at(i) for i in range(start, min(start + limit, len(view)))]
+    r = S.runs.c
+    found = {row.run_id: row for row in conn.execute(
+        sa.select(*[r[c] for c in _RUN_COLUMNS]).where(r.run_id.in_([s[0] for s in spots])))}
+    next_token = None
+    if spots and start + limit < len(view):
+        run_id, value, phase = spots[-1]
+        next_token = encode_token({"ph": phase, "v": value, "id": run_id, "o": start + limit,
+                                   "n": now_ms})
+    page = [found[s[0]] for s in spots if s[0] in found]
+    return {"runs": _rows(conn, page, wanted, now_ms), "offset": start,
             "next_page_token": next_token}
 
 
@@ -234,7 +286,7 @@ def _cells(conn: sa.Connection, run_ids: list[str], wanted: list[tuple[str, str]
         if kind == "metrics":
             cols.append(table.c.is_nan)
         # `key || ''`: look the page's runs up by primary key (run_id, key); a bare key term
-        # lets the planner pick the (key, value, run_id) index and scan every run's value.
+        # lets the planner pick the key's index and read every run's value of that key.
         for row in conn.execute(sa.select(*cols).where(
                 table.c.run_id.in_(run_ids), table.c.key.concat("").in_(sorted(keys)))):
             if kind == "tags" and row.key in SOURCE_TAGS:

@@ -1,9 +1,10 @@
 """Metric histories downsampled for charts: a bounded number of points per series, whatever
 the history's length, keeping each bucket's minimum and maximum so that spikes survive.
 
-A long history is summarised once into ``FINE`` step buckets (min/max of value, step and time,
-counts), each an index range scan on (run_id, key, step, ...) that never leaves the index, and
-the summary is cached per series. While a run is still logging, the next request re-reads only
+A long history is summarised once into ``FINE`` step buckets (min/max of value, count, and the
+step and time of the bucket's first and last rows), each an index range scan on
+(run_id, key, step, ...) that never leaves the index, and the summary is cached per series
+(keyed by the series' latest step and time, so that it follows new values). While a run is still logging, the next request re-reads only
 the buckets from the last one on (doubling the bucket width, by merging neighbours, when new
 steps go past the end), so a chart of a running 1,000,000-step metric refreshes cheaply.
 """
@@ -101,16 +102,29 @@ def _summary(conn: sa.Connection, match: Any, cache_key: tuple[Any, ...], lo: in
             summary = summary.doubled()
         first = (summary.last_step - summary.lo) // summary.width  # may have been partial
     m = S.metrics.c
-    query = sa.select(sa.func.min(m.step), sa.func.max(m.step), sa.func.min(m.timestamp),
-                      sa.func.max(m.timestamp), sa.func.min(m.value), sa.func.max(m.value),
-                      sa.func.count(m.value), sa.func.count())
+    in_bucket = sa.and_(match, m.step >= sa.bindparam("b_lo"), m.step < sa.bindparam("b_hi"))
+    # Per bucket, one scan reading the value alone (each more aggregate costs as much again),
+    # then two index seeks for the first and last rows' step and time.
+    values = _Statement(conn, sa.select(sa.func.min(m.value), sa.func.max(m.value),
+                                        sa.func.count()).where(in_bucket))
+    first_row = _Statement(conn, sa.select(m.step, m.timestamp).where(in_bucket)
+                           .order_by(m.step, m.timestamp).limit(1))
+    last_row = _Statement(conn, sa.select(m.step, m.timestamp).where(in_bucket)
+                          .order_by(m.step.desc(), m.timestamp.desc()).limit(1))
     for index in range(first, FINE):
         start = summary.lo + index * summary.width
         if start > hi:
             break
-        row = conn.execute(query.where(match, m.step >= start,
-                                       m.step < start + summary.width)).one()
-        summary.buckets[index] = list(row) if row[7] else None
+        bounds = {"b_lo": start, "b_hi": start + summary.width}
+        v_min, v_max, rows = values.one(bounds)
+        if not rows:
+            summary.buckets[index] = None
+            continue
+        s_lo, t_lo = first_row.one(bounds)
+        s_hi, t_hi = last_row.one(bounds)
+        # "values" only tells an all-NaN bucket (min is NULL) from one with numbers.
+        summary.buckets[index] = [s_lo, s_hi, t_lo, t_hi, v_min, v_max,
+                                  rows if v_min is not None else 0, rows]
     summary.last_step = hi
     with _lock:
         _cache[cache_key] = summary
@@ -118,6 +132,25 @@ def _summary(conn: sa.Connection, match: Any, cache_key: tuple[Any, ...], lo: in
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return summary
+
+
+class _Statement:
+    """A statement compiled once and run many times with new bounds; on SQLite straight on the
+    driver's cursor (the SQLAlchemy layer adds ~0.2 ms a call, a tenth of a second a summary)."""
+
+    def __init__(self, conn: sa.Connection, query: Any) -> None:
+        self.conn, self.query = conn, query
+        compiled = query.compile(dialect=conn.dialect)
+        self.sql, self.params = str(compiled), dict(compiled.params)
+        self.order = list(compiled.positiontup or ())
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        self.cursor = raw.cursor() if raw is not None and self.order else None
+
+    def one(self, bounds: dict[str, Any]) -> Any:
+        params = {**self.params, **bounds}
+        if self.cursor is not None:
+            return self.cursor.execute(self.sql, [params[n] for n in self.order]).fetchone()
+        return self.conn.execute(self.query, params).one()
 
 
 def _coarsen(buckets: list[Bucket | None], target: int) -> list[Bucket]:

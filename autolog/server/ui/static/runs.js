@@ -146,8 +146,13 @@ async function fetchCount() {
   const gen = generation;
   const data = await api(`/ui-api/experiments/${experimentId}/runs`, {filter: state.filter, count: 1});
   if (gen !== generation) return;
-  counted = true;
-  setTotal(data.total);
+  counted = !data.more;
+  if (data.more) {  // "10,000+": a lower bound; the scrollbar grows as pages arrive
+    total = Math.max(total, data.total);
+    document.getElementById("count").textContent = `${data.total.toLocaleString()}+ runs`;
+  } else {
+    setTotal(data.total);
+  }
   schedule();
 }
 
@@ -266,8 +271,12 @@ function reload() {
   saveState();
   drawHead();
   bodyBox.scrollTop = 0;
-  fetchPage(0);
-  fetchCount().catch(() => {});  // a bad filter is reported by the page request
+  // The count after the first page: the page is what the user waits for, and on SQLite the
+  // count then reads the size of the view the page request built instead of counting again.
+  const gen = generation;
+  fetchPage(0).then(() => {
+    if (gen === generation && !failed) fetchCount().catch(() => {});  // a bad filter: reported by the page
+  });
   schedule();
 }
 

@@ -139,5 +139,5 @@ def test_snapshot_takes_the_fast_pickler_only_where_cloudpickle_writes_the_same(
     assert b"__main__" in pickle.dumps(Local(), protocol=5)  # by reference: useless elsewhere
     assert _load_elsewhere(bytes(snapshot(Local()))) == "4"
     holder = Doubler()
-    holder.fn = lambda x: x  # noqa: E731 - plain pickle refuses it
+    holder.fn = lambda x: x  # plain pickle refuses it
     assert pickle.loads(bytes(snapshot(holder))).fn(5) == 5

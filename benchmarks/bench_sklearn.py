@@ -11,7 +11,9 @@ time and process CPU (the writer thread included). Prints:
 2. RandomForestClassifier(n_estimators=100) on breast cancer: on/off ratios;
 3. the MLflow tutorial's GridSearchCV (GradientBoostingClassifier, 8 candidates, cv=3, on the
    breast cancer training split): on/off ratios;
-4. reading a lazily drawn PNG: the first read (drawn from its spec and cached) and later reads.
+4. what model serialisation costs per fit (the snapshot on the training thread, the model
+   folder on the writer thread);
+5. reading a lazily drawn PNG: the first read (drawn from its spec and cached) and later reads.
 
 Run: ``python benchmarks/bench_sklearn.py [--quick]`` (about a minute; ``--quick`` is a smoke
 run).
@@ -20,6 +22,7 @@ run).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -43,7 +46,6 @@ def _switch(**settings: Any) -> Any:
 
 def lazy_reads(reads: int) -> None:
     """First read of a lazily drawn PNG (draws, caches) and a later read, through ``Client``."""
-    import os
 
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
@@ -74,6 +76,34 @@ def lazy_reads(reads: int) -> None:
           f"{statistics.median(first) * 1000:.1f} ms (median of {reads}; the very first in the "
           f"process, importing matplotlib, {cold * 1000:.0f} ms), later reads "
           f"{statistics.median(later) * 1000:.2f} ms  (targets <= 300 ms, <= 5 ms)")
+
+
+def model_cost(models: dict[str, Any], repeats: int) -> None:
+    """What model serialisation costs per fit, as autolog does it: the snapshot on the training
+    thread (the flavor's pickle, in memory) and the model folder on the writer thread
+    (model.pkl, model.json, requirements.txt, staged and renamed). Process CPU, medians."""
+    import shutil
+
+    from autolog.models import get_flavor, save_model
+
+    flavor = get_flavor("sklearn")
+    folder = tempfile.mkdtemp(prefix="bench-model-")
+    try:
+        for label, model in models.items():
+            snap_ms, save_ms = [], []
+            for i in range(repeats):
+                start = time.process_time()
+                frozen = flavor.snapshot(model)
+                snap_ms.append((time.process_time() - start) * 1000)
+                start = time.process_time()
+                save_model(model, os.path.join(folder, f"{label}-{i}"), flavor=flavor,
+                           snapshot=frozen)
+                save_ms.append((time.process_time() - start) * 1000)
+            print(f"model serialisation, {label} ({len(frozen) / 1024:.0f} KiB pickle): snapshot "
+                  f"{statistics.median(snap_ms):.2f} ms CPU (training thread), model folder "
+                  f"{statistics.median(save_ms):.2f} ms CPU (writer thread) per fit")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -120,6 +150,10 @@ def main() -> None:
             lambda: GridSearchCV(GradientBoostingClassifier(random_state=42), grid, cv=3,
                                  scoring="accuracy").fit(X_train, y_train),
             _switch(), max(1, repeats // 2 + 1), warmup=False), target="target <= x1.05 durable")
+        model_cost({"LogisticRegression/iris": LogisticRegression(max_iter=500).fit(X, y),
+                    "RandomForest(100)/breast cancer":
+                        RandomForestClassifier(n_estimators=100, random_state=0).fit(*data)},
+                   5 if args.quick else 20)
         lazy_reads(4 if args.quick else 10)
         _config._settings.pop("sklearn", None)
 

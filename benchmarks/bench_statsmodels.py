@@ -38,6 +38,7 @@ import _bench  # noqa: E402
 import autolog  # noqa: E402
 from autolog.integrations.statsmodels import results as reader  # noqa: E402
 from autolog.integrations import statsmodels as integration  # noqa: E402
+from autolog.models import save_model  # noqa: E402
 
 
 def _ms(fn) -> float:
@@ -125,6 +126,9 @@ def main() -> None:
             "coefficient table (writer thread)": reader.coefficients,
             "snapshot (pickle, arrays out of band)": integration._snapshot,
             "summary() as text (writer thread)": reader.summary_text,
+            "model folder from the snapshot (writer)": lambda results: save_model(
+                results, tempfile.mkdtemp(dir=folder) + "/model", flavor=integration.FLAVOR,
+                snapshot=integration._snapshot(results)),
         }
         samples: dict[str, list[float]] = {name: [] for name in parts}
         for _ in range(30):
@@ -150,7 +154,7 @@ def main() -> None:
         print(f"  {label:24s}{med[setting]:7.2f}ms{over[setting]:+8.2f}ms"
               f"{med_cpu[setting]:7.2f}ms{over_cpu[setting]:+8.2f}ms")
     print(f"  writer thread, per fit  {med['writer']:7.2f}ms  (flush after the fit returned)")
-    print("  training-path parts, on fresh results (median of 30, wall):")
+    print("  parts, on fresh results (median of 30, wall; the model folder includes its snapshot):")
     for name, ms in breakdown.items():
         print(f"    {name:38s}{ms:7.3f} ms")
     print(f"  loop of {loop} fits then flush, per fit: off {loop_off:.2f} ms, "

@@ -44,6 +44,7 @@ from autolog.errors import (
 )
 from autolog.store import _schema as S
 from autolog.store import _sql_engine
+from autolog.store import _sql_statements as _statements
 from autolog.store._sql_rows import build_info, build_runs
 from autolog.store.base import (
     DEFAULT_EXPERIMENT_ID,
@@ -79,10 +80,7 @@ def _dispose_in_child(engine: "weakref.ref[sa.Engine]") -> None:
 def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
     """Insert ``rows``, replacing the other columns of rows whose ``keys`` already exist; safe
     against a concurrent writer inserting the same key (a delete-then-insert is not)."""
-    stmt = _sql_engine.dialect_insert(conn)(table)
-    others = [c.name for c in table.columns if c.name not in keys]
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=keys, set_={name: stmt.excluded[name] for name in others}), rows)
+    conn.execute(_statements.upsert(conn, table, tuple(keys)), rows)
 
 
 def _stage_filter(column: Any, view_type: int) -> Any:
@@ -335,19 +333,17 @@ class SqlStore(AbstractStore):
                     experiments: dict[str, Experiment] | None = None) -> Experiment:
         experiment = (experiments or {}).get(experiment_id)
         if experiment is None:
-            where = S.experiments.c.experiment_id == self._experiment_key(experiment_id)
             if experiments is None:
-                found = self._experiment_rows(conn, where)
+                found = self._experiment_rows(
+                    conn, S.experiments.c.experiment_id == self._experiment_key(experiment_id))
             else:  # a group needs no experiment tags: one query instead of two
-                e = S.experiments.c
                 found = [Experiment(experiment_id=str(r.experiment_id), name=r.name,
                                     artifact_location=r.artifact_location,
                                     lifecycle_stage=r.lifecycle_stage, tags={},
                                     creation_time=r.creation_time,
                                     last_update_time=r.last_update_time)
-                         for r in conn.execute(sa.select(
-                             e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,
-                             e.creation_time, e.last_update_time).where(where))]
+                         for r in conn.execute(_statements.experiment_for_run(conn), {
+                             "b_experiment_id": self._experiment_key(experiment_id)})]
             if not found:
                 raise NotFoundError(f"No experiment with id {experiment_id!r}.")
             experiment = found[0]
@@ -357,7 +353,7 @@ class SqlStore(AbstractStore):
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
             )
-        conn.execute(S.runs.insert().values(
+        conn.execute(_statements.insert(conn, S.runs), dict(
             run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
             status=status, start_time=start_time, end_time=end_time,
             artifact_uri=run_artifact_uri(experiment, str(run_id)),
@@ -366,7 +362,7 @@ class SqlStore(AbstractStore):
         ))
         if tags:  # a key given twice: the last value wins, as when tags are set one by one
             latest = {t.key: t.value for t in tags}
-            conn.execute(S.tags.insert(), [
+            conn.execute(_statements.insert(conn, S.tags), [
                 {"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
         return experiment
 
@@ -397,8 +393,8 @@ class SqlStore(AbstractStore):
             for run_id, status, end_time in ends:
                 if run_id not in new:
                     self._require_run(conn, run_id)
-                    conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
-                        status=status, end_time=end_time))
+                    conn.execute(_statements.end_run(conn), {
+                        "b_run_id": run_id, "status": status, "end_time": end_time})
 
         self._transact(write)
 
@@ -525,12 +521,11 @@ class SqlStore(AbstractStore):
                 )
         rows = [{"run_id": run_id, "key": k, "value": wanted[k]} for k in sorted(wanted)]
         if fresh:  # a run created in this transaction has no params yet
-            conn.execute(S.params.insert(), rows)
+            conn.execute(_statements.insert(conn, S.params), rows)
             return
         # Insert what is missing, ignoring rows another writer got in first, then compare:
         # the same value logged twice (two processes, a retried batch) is not a conflict.
-        insert = _sql_engine.dialect_insert(conn)
-        conn.execute(insert(S.params).on_conflict_do_nothing(index_elements=["run_id", "key"]), rows)
+        conn.execute(_statements.insert_params_missing(conn), rows)
         stored = dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(sa.and_(
             S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
         for key, value in wanted.items():
@@ -557,18 +552,7 @@ class SqlStore(AbstractStore):
                 newest[m.key] = m
         _sql_engine.insert_history(conn, [
             (run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics])
-        insert = _sql_engine.dialect_insert(conn)
-        stmt = insert(S.latest_metrics)
-        excluded = stmt.excluded
-        lm = S.latest_metrics.c
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[lm.run_id, lm.key],
-            set_={"value": excluded.value, "is_nan": excluded.is_nan,
-                  "timestamp": excluded.timestamp, "step": excluded.step},
-            where=sa.or_(excluded.step > lm.step,
-                         sa.and_(excluded.step == lm.step, excluded.timestamp >= lm.timestamp)),
-        )
-        conn.execute(upsert, [
+        conn.execute(_statements.upsert_latest_metrics(conn), [
             {"run_id": run_id, "key": m.key, "value": None if m.value != m.value else m.value,
              "is_nan": m.value != m.value, "timestamp": m.timestamp, "step": m.step}
             for m in sorted(newest.values(), key=lambda m: m.key)  # one lock order for all writers
@@ -603,10 +587,10 @@ class SqlStore(AbstractStore):
         if not fresh:
             self._require_run(conn, run_id)
         for d in datasets:
-            c = S.inputs.c
-            conn.execute(S.inputs.delete().where(sa.and_(
-                c.run_id == run_id, c.digest == d.digest, c.context == d.context)))
-            conn.execute(S.inputs.insert().values(
+            # Even a run created in this transaction: the same data logged twice is one input.
+            conn.execute(_statements.delete_input(conn), {
+                "b_run_id": run_id, "b_digest": d.digest, "b_context": d.context})
+            conn.execute(_statements.insert(conn, S.inputs), dict(
                 run_id=run_id, digest=d.digest, context=d.context, name=d.name,
                 shape=json.dumps(list(d.shape)) if d.shape is not None else None,
                 columns=json.dumps(list(d.columns)) if d.columns is not None else None,

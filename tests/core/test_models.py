@@ -109,3 +109,35 @@ def test_known_extras_are_the_ones_pyproject_declares():
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     declared = set(pyproject["project"]["optional-dependencies"]) - {"all", "dev"}
     assert models._EXTRAS <= declared
+
+
+def _load_elsewhere(data: bytes) -> str:
+    """Unpickle ``data`` in a fresh interpreter (no test module, another ``__main__``)."""
+    import subprocess
+    import sys
+
+    code = "import pickle, sys; m = pickle.loads(sys.stdin.buffer.read()); print(m.predict(3))"
+    return subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                          check=True, cwd=os.path.dirname(os.path.abspath(__file__)) + "/../..",
+                          ).stdout.decode().strip()
+
+
+def test_snapshot_takes_the_fast_pickler_only_where_cloudpickle_writes_the_same(monkeypatch):
+    import pickle
+    import sys
+
+    import cloudpickle
+
+    from autolog.models._pickle import snapshot
+
+    plain = Doubler()
+    assert bytes(snapshot(plain)) == cloudpickle.dumps(plain)
+    assert _load_elsewhere(bytes(snapshot(plain))) == "6"
+    # A class of __main__ (a notebook's, a script's) and a lambda are written by value.
+    Local = type("Local", (), {"predict": lambda self, x: x + 1, "__module__": "__main__"})
+    monkeypatch.setattr(sys.modules["__main__"], "Local", Local, raising=False)
+    assert b"__main__" in pickle.dumps(Local(), protocol=5)  # by reference: useless elsewhere
+    assert _load_elsewhere(bytes(snapshot(Local()))) == "4"
+    holder = Doubler()
+    holder.fn = lambda x: x  # plain pickle refuses it
+    assert pickle.loads(bytes(snapshot(holder))).fn(5) == 5

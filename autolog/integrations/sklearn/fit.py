@@ -210,7 +210,9 @@ def log_training_metrics(call: Call) -> None:
         proba = None
         if what == "classifier" and _predict_is_argmax_of_proba(estimator):
             # Predicting twice would cost as much again as the forest's own predict_proba.
-            proba = _try(estimator.predict_proba, X)
+            from autolog.integrations.sklearn import forest
+
+            proba = _try(forest.predict_proba, estimator, X)
             pred = None if proba is None else estimator.classes_.take(proba.argmax(axis=1), axis=0)
         else:
             pred = _try(estimator.predict, X)
@@ -368,10 +370,13 @@ def _importances(model: Any) -> Any:
     """``feature_importances_``, else ``coef_``, as a 1-d float array (None if neither)."""
     import numpy as np
 
+    from autolog.integrations.sklearn import forest
+
     values = None
     for attr in ("feature_importances_", "coef_"):
         try:
-            values = getattr(model, attr, None)
+            values = (forest.feature_importances(model) if attr == "feature_importances_"
+                      else getattr(model, attr, None))
         except Exception:  # noqa: BLE001 - a property refusing to compute: no importances
             values = None
         if values is not None:

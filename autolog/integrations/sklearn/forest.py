@@ -1,0 +1,59 @@
+"""A forest's training-set probabilities and feature importances, without joblib per tree.
+
+``ForestClassifier.predict_proba`` and ``BaseForest.feature_importances_`` dispatch one joblib
+task per tree; each task's dispatch (scikit-learn's config and warning-filter context, our
+nesting mark) costs far more than the tree's own C work on a small data set: about 10 ms each
+for 100 trees on breast cancer against 1-3 ms for the same arithmetic in a plain loop. These
+functions do that loop, in scikit-learn's order (the trees' predictions summed into zeros, then
+divided by their count; the trees' importances averaged, then normalised), so the values are
+those of the sequential backend bit for bit (a test compares them). They apply only to
+scikit-learn's own forest code (a subclass that overrides the method is asked directly) and
+fall back to the public method on anything unexpected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FOREST_MODULE = "sklearn.ensemble._forest"
+
+
+def _defined_by(estimator: Any, attr: str, owner: str) -> bool:
+    definer = next((k for k in type(estimator).__mro__ if attr in k.__dict__), None)
+    return definer is not None and definer.__module__ == _FOREST_MODULE and definer.__name__ == owner
+
+
+def predict_proba(estimator: Any, X: Any) -> Any:
+    """``estimator.predict_proba(X)``; for a single-output scikit-learn forest, summed tree by
+    tree in a plain loop."""
+    if not (_defined_by(estimator, "predict_proba", "ForestClassifier")
+            and getattr(estimator, "n_outputs_", None) == 1):
+        return estimator.predict_proba(X)
+    import numpy as np
+
+    trees = getattr(estimator, "estimators_", None)
+    if not trees:
+        return estimator.predict_proba(X)  # unfitted: its own error
+    data = estimator._validate_X_predict(X)
+    total = np.zeros((data.shape[0], int(estimator.n_classes_)), dtype=np.float64)
+    for tree in trees:
+        total += tree.predict_proba(data, check_input=False)
+    total /= len(trees)
+    return total
+
+
+def feature_importances(estimator: Any) -> Any:
+    """``estimator.feature_importances_`` (None without one); for a scikit-learn forest,
+    averaged in a plain loop."""
+    if not _defined_by(estimator, "feature_importances_", "BaseForest"):
+        return getattr(estimator, "feature_importances_", None)
+    import numpy as np
+
+    trees = getattr(estimator, "estimators_", None)
+    if trees is None or not all(hasattr(t, "tree_") for t in trees):
+        return getattr(estimator, "feature_importances_", None)
+    found = [t.tree_.compute_feature_importances() for t in trees if t.tree_.node_count > 1]
+    if not found:
+        return np.zeros(estimator.n_features_in_, dtype=np.float64)
+    mean = np.mean(found, axis=0, dtype=np.float64)
+    return mean / np.sum(mean)

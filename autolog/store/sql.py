@@ -633,14 +633,21 @@ class SqlStore(AbstractStore):
         if node is not None:
             query = query.where(_search.compile_filter(node, _TABLES))
         order: list[Any] = []
+        valued = _search.valued_keys(node)
         for i, clause in enumerate(clauses):
             if clause.kind == "attributes":
                 column = runs.c[clause.key]
             else:
                 source = {"metrics": S.latest_metrics, "params": S.params, "tags": S.tags}[clause.kind]
                 alias = source.alias(f"order_{i}")
-                query = query.outerjoin(alias, sa.and_(
-                    alias.c.run_id == runs.c.run_id, alias.c.key == clause.key))
+                on = sa.and_(alias.c.run_id == runs.c.run_id, alias.c.key == clause.key)
+                if (clause.kind, clause.key) in valued:
+                    # The filter keeps only runs with a value: an inner join ordered by the value
+                    # alone reads the (key, value) index in order and stops after the page.
+                    query = query.join(alias, on)
+                    order.append(alias.c.value.asc() if clause.ascending else alias.c.value.desc())
+                    continue
+                query = query.outerjoin(alias, on)
                 column = alias.c.value
             order.append(column.is_(None))  # missing values last, whichever the direction
             order.append(column.asc() if clause.ascending else column.desc())

@@ -315,24 +315,6 @@ def compile_filter(node: Node, tables: Any) -> Any:
     return runs.c.run_id.in_(has_key.where(_compare(table.c.value, node.op, node.value, sa)))
 
 
-def valued_keys(node: Node | None) -> set[tuple[str, str]]:
-    """The (kind, key) pairs that every run matching ``node`` has a non-NULL value for.
-
-    A comparison other than IS [NOT] NULL is never true of a NULL (a missing key, a NaN metric),
-    so the keys it compares are valued in every match; an AND has the keys of each part, an OR
-    those of all its parts. A search ordered by such a key can join it without the NULLs-last
-    guard, which lets the database walk the value index in order instead of sorting every run.
-    """
-    if node is None:
-        return set()
-    if isinstance(node, BoolOp):
-        parts = [valued_keys(item) for item in node.items]
-        return set.union(*parts) if node.op == "AND" else set.intersection(*parts)
-    if node.kind == "attributes" or node.op in ("IS NULL", "IS NOT NULL"):
-        return set()
-    return {(node.kind, node.key)}
-
-
 def _compare(column: Any, op: str, value: Any, sa: Any) -> Any:
     if op == "IS NULL":
         return column.is_(None)

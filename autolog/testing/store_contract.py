@@ -262,6 +262,31 @@ class StoreContract:
         assert [r.info.run_id for r in first] == [ids[2], ids[0]] and first.token
         assert [r.info.run_id for r in rest] == [ids[1]] and rest.token is None
 
+    def test_search_pages_ordered_by_a_key_some_runs_lack(self, populated: Any) -> None:
+        """Pages of every size agree with the whole order, across the boundary between the runs
+        with a value and those without (a NaN counts as without)."""
+        store, ids = populated
+        nan = self._run(store, name="nan", start=999)
+        store.log_batch(nan, metrics=[Metric("acc", float("nan"), 1, 0)])
+        for order, secondary in ((["metrics.acc DESC"], ""), (["metrics.acc"], ""),
+                                 (["tags.phase", "metrics.acc DESC"], "tags.phase")):
+            whole = self._ids(store, "", order_by=order)
+            assert len(whole) == 5, order
+            for size in (1, 2, 3, 4):
+                pages, token = [], None
+                while True:
+                    got = store.search_runs([DEFAULT_EXPERIMENT_ID], "", max_results=size,
+                                            order_by=order, page_token=token)
+                    pages += [r.info.run_id for r in got]
+                    token = got.token
+                    if token is None:
+                        break
+                assert pages == whole, (order, size)
+            if not secondary:
+                assert whole[3:] == [ids[3], nan]  # no value, then NaN: newest first
+        assert self._ids(store, "", order_by=["metrics.acc DESC"]) == \
+            [ids[2], ids[0], ids[1], ids[3], nan]
+
     def test_search_pages(self, store: Any) -> None:
         ids = [self._run(store, name=f"p{i}", start=2000 + i) for i in range(7)]
         pages, token = [], None

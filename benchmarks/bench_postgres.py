@@ -76,16 +76,17 @@ def bench_search(uri: str, n_runs: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     print(f"  seeded {n_runs:,} runs ({sum(map(len, rows.values())) - n_runs:,} values) in "
           f"{time.perf_counter() - start:.1f} s")
-    flt = "metrics.accuracy > 0.5 AND params.model = 'rf'"
     order = ["metrics.accuracy DESC"]
-    times = []
-    for _ in range(7):
-        start = time.perf_counter()
-        found = store.search_runs([eid], flt, max_results=100, order_by=order)
-        times.append(time.perf_counter() - start)
-    print(f"  search_runs: {statistics.median(times) * 1000:.1f} ms median of 7 (min "
-          f"{min(times) * 1000:.1f}) over {n_runs:,} runs, filter {flt!r}, order {order}, "
-          f"page of {len(found)}")
+    # The target (<= 300 ms on PostgreSQL), then the same order without a filter.
+    for flt in ("metrics.accuracy > 0.5 AND params.model = 'rf'", ""):
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            found = store.search_runs([eid], flt, max_results=100, order_by=order)
+            times.append(time.perf_counter() - start)
+        print(f"  search_runs: {statistics.median(times) * 1000:.1f} ms median of 7 (min "
+              f"{min(times) * 1000:.1f}) over {n_runs:,} runs, filter {flt!r}, order {order}, "
+              f"page of {len(found)}")
 
 
 def bench_upload(roots: list[tuple[str, str]], mb: int, tmp: str) -> None:

@@ -19,6 +19,9 @@ import autolog  # noqa: E402
 from autolog import _runs, _tracking  # noqa: E402
 from autolog.integrations import _config  # noqa: E402
 
+# PostgreSQL and moto's S3 server, one of each per session, for tests/store and tests/server alike.
+pytest_plugins = ["tests._services"]
+
 
 def require(module: str):
     """Import a framework; skip when missing, except under CI=true, where a skip could hide a

@@ -43,7 +43,7 @@ from autolog.errors import (
     StorageError,
 )
 from autolog.store import _schema as S
-from autolog.store import _sql_engine
+from autolog.store import _sql_engine, _sql_search
 from autolog.store import _sql_statements as _statements
 from autolog.store._sql_rows import build_info, build_runs
 from autolog.store.base import (
@@ -617,24 +617,10 @@ class SqlStore(AbstractStore):
             runs.c.experiment_id.in_(exp_keys), _stage_filter(runs.c.lifecycle_stage, run_view_type))
         if node is not None:
             query = query.where(_search.compile_filter(node, _TABLES))
-        order: list[Any] = []
-        for i, clause in enumerate(clauses):
-            if clause.kind == "attributes":
-                column = runs.c[clause.key]
-            else:
-                source = {"metrics": S.latest_metrics, "params": S.params, "tags": S.tags}[clause.kind]
-                alias = source.alias(f"order_{i}")
-                query = query.outerjoin(alias, sa.and_(
-                    alias.c.run_id == runs.c.run_id, alias.c.key == clause.key))
-                column = alias.c.value
-            order.append(column.is_(None))  # missing values last, whichever the direction
-            order.append(column.asc() if clause.ascending else column.desc())
-        order += [runs.c.start_time.desc(), runs.c.run_id]
-        # One row past the page tells whether there is a next page; paging is done in SQL.
-        query = query.order_by(*order).limit(max_results + 1).offset(offset)
 
         def load(conn: sa.Connection) -> PagedList:
-            rows = conn.execute(query).all()
+            # One row past the page tells whether there is a next page; paging is done in SQL.
+            rows = _sql_search.page(conn, query, clauses, offset, max_results + 1)
             token = encode_page_token(offset + max_results) if len(rows) > max_results else None
             return PagedList(build_runs(conn, rows[:max_results]), token)
 

@@ -245,6 +245,52 @@ class StoreContract:
             [ids[1], ids[2], ids[0], ids[3]]
         assert self._ids(store, "", max_results=2) == [ids[3], ids[2]]
 
+    def test_search_order_by_a_filtered_key(self, populated: Any) -> None:
+        """Ordered by a key that the filter compares (every match has a value): the same order
+        and pages as without the filter, ties newest first."""
+        store, ids = populated
+        acc = "metrics.acc > 0.5"
+        assert self._ids(store, acc, order_by=["metrics.acc DESC"]) == [ids[2], ids[0], ids[1]]
+        assert self._ids(store, acc, order_by=["metrics.acc"]) == [ids[1], ids[0], ids[2]]
+        assert self._ids(store, "params.model != 'lr'", order_by=["params.model"]) == \
+            [ids[2], ids[0], ids[3]]
+        assert self._ids(store, "tags.phase ILIKE 'tun%'", order_by=["tags.phase DESC"]) == \
+            [ids[2], ids[0]]
+        # An OR does not promise the key: the run without acc comes too, last.
+        assert self._ids(store, "metrics.acc > 0.8 OR tags.phase = 'x'",
+                         order_by=["metrics.acc DESC"]) == [ids[2], ids[0], ids[3]]
+        first = store.search_runs([DEFAULT_EXPERIMENT_ID], acc, max_results=2,
+                                  order_by=["metrics.acc DESC"])
+        rest = store.search_runs([DEFAULT_EXPERIMENT_ID], acc, max_results=2,
+                                 order_by=["metrics.acc DESC"], page_token=first.token)
+        assert [r.info.run_id for r in first] == [ids[2], ids[0]] and first.token
+        assert [r.info.run_id for r in rest] == [ids[1]] and rest.token is None
+
+    def test_search_pages_ordered_by_a_key_some_runs_lack(self, populated: Any) -> None:
+        """Pages of every size agree with the whole order, across the boundary between the runs
+        with a value and those without (a NaN counts as without)."""
+        store, ids = populated
+        nan = self._run(store, name="nan", start=999)
+        store.log_batch(nan, metrics=[Metric("acc", float("nan"), 1, 0)])
+        for order, secondary in ((["metrics.acc DESC"], ""), (["metrics.acc"], ""),
+                                 (["tags.phase", "metrics.acc DESC"], "tags.phase")):
+            whole = self._ids(store, "", order_by=order)
+            assert len(whole) == 5, order
+            for size in (1, 2, 3, 4):
+                pages, token = [], None
+                while True:
+                    got = store.search_runs([DEFAULT_EXPERIMENT_ID], "", max_results=size,
+                                            order_by=order, page_token=token)
+                    pages += [r.info.run_id for r in got]
+                    token = got.token
+                    if token is None:
+                        break
+                assert pages == whole, (order, size)
+            if not secondary:
+                assert whole[3:] == [ids[3], nan]  # no value, then NaN: newest first
+        assert self._ids(store, "", order_by=["metrics.acc DESC"]) == \
+            [ids[2], ids[0], ids[1], ids[3], nan]
+
     def test_search_pages(self, store: Any) -> None:
         ids = [self._run(store, name=f"p{i}", start=2000 + i) for i in range(7)]
         pages, token = [], None

@@ -81,11 +81,15 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class ServerProcess:
-    """``autolog server`` in a subprocess; restartable on the same port and store."""
+    """``autolog server`` in a subprocess; restartable on the same port and store. The store and
+    artifact root default to a SQLite file and a folder in ``folder``."""
 
-    def __init__(self, folder: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, folder: Path, *args: str, port: int | None = None, store: str | None = None,
+                 artifact_root: str | None = None) -> None:
         self.folder = folder
         self.args = list(args)
+        self.store = store or f"sqlite:///{folder / 'server.db'}"
+        self.artifact_root = artifact_root or str(folder / "server-artifacts")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -93,8 +97,8 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         cmd = [sys.executable, "-m", "autolog.cli", "server", "--port", str(self.port),
-               "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
-               "--default-artifact-root", str(self.folder / "server-artifacts"), *self.args]
+               "--backend-store-uri", self.store, "--default-artifact-root", self.artifact_root,
+               *self.args]
         self.proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=self.folder)
         wait_healthy(self.url, self.proc)

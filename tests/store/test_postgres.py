@@ -16,8 +16,6 @@ from autolog import _tracking
 from autolog.errors import InvalidInputError, StorageError
 from autolog.testing import services
 
-HERE = Path(__file__).parent
-
 
 @pytest.fixture
 def pg_uri(postgres_db):
@@ -60,27 +58,7 @@ def test_parallel_writers_lose_nothing(pg_uri):
     """4 processes x 4 threads x 5,000 metrics into one run, directly into PostgreSQL."""
     from tests.store import _parallel_writer as writer
 
-    autolog.set_tracking_uri(pg_uri)
-    run = autolog.Client().create_run("0", run_name="parallel")
-    run_id = run.info.run_id
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), *sys.path])}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.store._parallel_writer", pg_uri,
-                               run_id, str(p)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=HERE.parents[1])
-             for p in range(4)]
-    outputs = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, outputs
-    assert all(err == "" for _, err in outputs), outputs  # no warning, no error
-    client = autolog.Client()
-    stored = client.get_run(run_id)
-    keys = {f"p{p}_t{t}" for p in range(4) for t in range(writer.THREADS)}
-    assert set(stored.data.metrics) == keys
-    assert all(v == (writer.METRICS - 1) * 0.5 for v in stored.data.metrics.values())
-    for key in sorted(keys):
-        history = client.get_metric_history(run_id, key)
-        assert [m.step for m in history] == list(range(writer.METRICS)), key
-    assert stored.data.params == {"shared": "same"}
-    assert stored.data.tags["last_writer"] in keys
+    writer.run_and_check(pg_uri)
 
 
 def test_long_values_and_any_language(pg_uri):

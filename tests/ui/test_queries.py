@@ -1,6 +1,6 @@
 """The UI's SQL without a browser: keyset pages agree with offset pages, sorts put missing values
-last, downsampling keeps extremes and updates incrementally, tokens and time limits hold, and
-schema revision 0005 upgrades an old store to the same indexes a new one gets."""
+last, downsampling keeps extremes and updates incrementally, tokens and time limits hold (each on
+SQLite and on PostgreSQL), and schema revision 0005 upgrades an old store to the same indexes a new one gets."""
 
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ from autolog.store.sql import SqlStore
 FIXTURES = Path(__file__).resolve().parents[1] / "store" / "fixtures"
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqlStore(f"sqlite:///{tmp_path / 'ui.db'}", str(tmp_path / "art"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty SQL store on each backend: the UI's SQL must hold on PostgreSQL as on SQLite."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ui.db'}"
+    else:
+        url = request.getfixturevalue("postgres_db")
+    s = SqlStore(url, str(tmp_path / "art"))
     yield s
     s.close()
 
@@ -221,7 +226,7 @@ def test_downsampling_keeps_extremes_and_updates_incrementally(store):
 def test_queries_stop_at_the_time_limit(store):
     engine = Q.engine_of(store)
     slow = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-            "SELECT count(*) FROM (SELECT x FROM c LIMIT 100000000)")
+            "SELECT count(*) FROM (SELECT x FROM c LIMIT 100000000) AS t")
     with pytest.raises(StorageError, match="longer than 0.2 s"):
         Q.read(engine, lambda conn: conn.exec_driver_sql(slow).scalar(), timeout_s=0.2)
     assert Q.read(engine, lambda conn: conn.exec_driver_sql("SELECT 1").scalar()) == 1

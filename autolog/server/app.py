@@ -10,7 +10,6 @@ is a 500 ``INTERNAL_ERROR`` with no details (logged on the server).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -70,7 +69,7 @@ async def _fields(request: Request) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = _wire.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"Malformed request: the body is not valid JSON ({exc}).") from None
     if not isinstance(data, dict):

@@ -225,8 +225,10 @@ class RestStore(AbstractStore):
         bodies = [body for run_id, metrics, params, tags in batches
                   for body in _chunks(run_id, metrics, params, tags)]
         for i, body in enumerate(bodies):
+            content = _wire.dumps_batch(body)  # once: the request id is the hash of these bytes
             try:
-                self._call("POST", "runs/log-batch", body, patient=patient, headers=_request_id(body))
+                self.session.request("POST", f"{_wire.API}/runs/log-batch", content=content,
+                                     patient=patient, headers=_request_id(body, content))
             except StorageError as exc:
                 lost = [sum(len(b[k]) for b in bodies[i:]) for k in ("metrics", "params", "tags")]
                 raise StorageError(
@@ -302,7 +304,7 @@ class RestStore(AbstractStore):
                         self._live[r] = now
 
 
-def _request_id(body: dict[str, Any]) -> dict[str, str]:
+def _request_id(body: dict[str, Any], content: bytes) -> dict[str, str]:
     """The header that makes a log-batch safe to repeat: an id the server applies once.
 
     Derived from the content, so that it is the same when the batching writer retries the whole
@@ -312,8 +314,9 @@ def _request_id(body: dict[str, Any]) -> dict[str, str]:
     duplicates once.
     """
     if not body["metrics"]:
-        return {}
-    return {"X-Autolog-Request-Id": hashlib.sha256(_wire.dumps(body)).hexdigest()[:40]}
+        return {"Content-Type": "application/json"}
+    return {"X-Autolog-Request-Id": hashlib.sha256(content).hexdigest()[:40],
+            "Content-Type": "application/json"}
 
 
 def _chunks(run_id: str, metrics: Sequence[Metric], params: Sequence[Param],

@@ -31,6 +31,7 @@ from autolog.store import _wire
 log = logging.getLogger("autolog.server")
 _LIST_FIELDS = {"experiment_ids", "order_by", "run_ids"}
 _JSON = "application/json"
+_MMAP_MIB = 1024  # of a SQLite store's file read memory-mapped (address space, not memory)
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -185,6 +186,11 @@ def create_app(backend_store_uri: str | None = None, default_artifact_root: str 
         store = _tracking.open_store(uri, os.path.abspath(default_artifact_root)
                                      if default_artifact_root and "://" not in default_artifact_root
                                      else default_artifact_root)
+    engine = getattr(store, "_engine", None)  # a SqlStore's: tuned for a long-lived server
+    if engine is not None:
+        from autolog.store._sql_engine import map_into_memory
+
+        map_into_memory(engine, _MMAP_MIB)
     root = getattr(store, "artifact_root", "") or ""
     mapper = _UriMapper(root, serve_artifacts)
     tracking = Tracking(store, mapper.to_client, mapper.from_client)

@@ -202,6 +202,12 @@ def metric_to_json(m: Metric) -> dict[str, Any]:
     return {"key": m.key, "value": encode_float(m.value), "timestamp": m.timestamp, "step": m.step}
 
 
+def metrics_to_json(metrics: Iterable[Metric]) -> list[dict[str, Any]]:
+    """:func:`metric_to_json` of many, the finite values (``v - v == 0``) without a call."""
+    return [{"key": k, "value": v if v - v == 0 else encode_float(v), "timestamp": ts, "step": st}
+            for k, v, ts, st in metrics]
+
+
 def metric_from_json(d: Mapping[str, Any]) -> Metric:
     """Raises: InvalidInputError: a field is missing or of the wrong type."""
     if not isinstance(d, Mapping) or not isinstance(d.get("key"), str):

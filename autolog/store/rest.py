@@ -334,11 +334,11 @@ def _chunks(run_id: str, metrics: Sequence[Metric], params: Sequence[Param],
     start = 0
     if bodies:
         room = _wire.MAX_BATCH_ENTRIES - len(bodies[0]["params"]) - len(bodies[0]["tags"])
-        bodies[0]["metrics"] = [_wire.metric_to_json(m) for m in metrics[:room]]
+        bodies[0]["metrics"] = _wire.metrics_to_json(metrics[:room])
         start = room
     for i in range(start, len(metrics), _wire.MAX_BATCH_METRICS):
         bodies.append({"run_id": run_id, "params": [], "tags": [],
-                       "metrics": [_wire.metric_to_json(m) for m in metrics[i:i + _wire.MAX_BATCH_METRICS]]})
+                       "metrics": _wire.metrics_to_json(metrics[i:i + _wire.MAX_BATCH_METRICS])})
     return bodies
 from autolog.store.artifacts import register_scheme as _register
 

@@ -109,9 +109,10 @@ def _orjson() -> Any:
     if _ORJSON is False:
         try:
             import orjson
+
+            _ORJSON = orjson
         except ImportError:
-            orjson = None
-        _ORJSON = orjson
+            _ORJSON = None
     return _ORJSON
 
 

@@ -76,6 +76,25 @@ def create_engine(db_url: str, busy_timeout_s: float) -> sa.Engine:
     return engine
 
 
+def map_into_memory(engine: sa.Engine, mib: int) -> None:
+    """Let each SQLite connection of ``engine`` read the database file memory-mapped, up to
+    ``mib`` MiB, for a long-lived server: a runs search ordered by a metric walks every run of
+    the experiment, and through SQLite's 2 MiB page cache each search copies those pages from
+    the OS again (about 40% of its time over 100,000 runs). The mapped pages are the OS's file
+    cache, shared by all connections, not memory of each. Other databases are left as they are.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA mmap_size={int(mib) * 1024 * 1024}")
+        cur.close()
+
+    engine.dispose()  # connections pooled before now get the setting when opened again
+
+
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 

@@ -102,6 +102,52 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _orjson() -> Any:
+    """orjson when installed (``autolog[server]``), else None: several times faster than the
+    standard library on a 1,000-metric log-batch, the bulk of a server's traffic."""
+    global _ORJSON
+    if _ORJSON is False:
+        try:
+            import orjson
+
+            _ORJSON = orjson
+        except ImportError:
+            _ORJSON = None
+    return _ORJSON
+
+
+_ORJSON: Any = False
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse a JSON document: by orjson when it can, else by the standard library, which also
+    takes what orjson refuses (NaN literals, integers beyond 64 bits, lone surrogates).
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError``), or not UTF-8.
+    """
+    fast = _orjson()
+    if fast is not None:
+        try:
+            return fast.loads(data)
+        except fast.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
+def dumps_batch(body: Mapping[str, Any]) -> bytes:
+    """A log-batch body (strings, ints, floats already through :func:`encode_float`): by orjson
+    when installed, whose only difference here (non-finite floats) cannot occur; a value it
+    does not know (a float subclass) goes through the standard library."""
+    fast = _orjson()
+    if fast is not None:
+        try:
+            return bytes(fast.dumps(body))
+        except TypeError:
+            pass
+    return dumps(body)
+
+
 # -- entities ---------------------------------------------------------------------------------
 def key_values(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
@@ -157,6 +203,12 @@ def metric_to_json(m: Metric) -> dict[str, Any]:
     return {"key": m.key, "value": encode_float(m.value), "timestamp": m.timestamp, "step": m.step}
 
 
+def metrics_to_json(metrics: Iterable[Metric]) -> list[dict[str, Any]]:
+    """:func:`metric_to_json` of many, the finite values (``v - v == 0``) without a call."""
+    return [{"key": k, "value": v if v - v == 0 else encode_float(v), "timestamp": ts, "step": st}
+            for k, v, ts, st in metrics]
+
+
 def metric_from_json(d: Mapping[str, Any]) -> Metric:
     """Raises: InvalidInputError: a field is missing or of the wrong type."""
     if not isinstance(d, Mapping) or not isinstance(d.get("key"), str):
@@ -182,12 +234,14 @@ def metrics_from_json(items: Any) -> list[Metric]:
         raise InvalidInputError("Field 'metrics' must be a list.")
     out: list[Metric] = []
     append = out.append
+    new = tuple.__new__  # a Metric without its Python-level __new__: a third of the cost
     for d in items:
         if type(d) is dict:
             key, value, ts, step = d.get("key"), d.get("value"), d.get("timestamp"), d.get("step", 0)
-            if (type(key) is str and type(value) in (float, int) and type(ts) is int
+            kind = type(value)
+            if (type(key) is str and (kind is float or kind is int) and type(ts) is int
                     and type(step) is int):
-                append(Metric(key, float(value), ts, step))  # type: ignore[arg-type]
+                append(new(Metric, (key, value if kind is float else float(value), ts, step)))  # type: ignore[arg-type]
                 continue
         append(metric_from_json(d))
     return out

@@ -225,8 +225,10 @@ class RestStore(AbstractStore):
         bodies = [body for run_id, metrics, params, tags in batches
                   for body in _chunks(run_id, metrics, params, tags)]
         for i, body in enumerate(bodies):
+            content = _wire.dumps_batch(body)  # once: the request id is the hash of these bytes
             try:
-                self._call("POST", "runs/log-batch", body, patient=patient, headers=_request_id(body))
+                self.session.request("POST", f"{_wire.API}/runs/log-batch", content=content,
+                                     patient=patient, headers=_request_id(body, content))
             except StorageError as exc:
                 lost = [sum(len(b[k]) for b in bodies[i:]) for k in ("metrics", "params", "tags")]
                 raise StorageError(
@@ -302,7 +304,7 @@ class RestStore(AbstractStore):
                         self._live[r] = now
 
 
-def _request_id(body: dict[str, Any]) -> dict[str, str]:
+def _request_id(body: dict[str, Any], content: bytes) -> dict[str, str]:
     """The header that makes a log-batch safe to repeat: an id the server applies once.
 
     Derived from the content, so that it is the same when the batching writer retries the whole
@@ -312,8 +314,9 @@ def _request_id(body: dict[str, Any]) -> dict[str, str]:
     duplicates once.
     """
     if not body["metrics"]:
-        return {}
-    return {"X-Autolog-Request-Id": hashlib.sha256(_wire.dumps(body)).hexdigest()[:40]}
+        return {"Content-Type": "application/json"}
+    return {"X-Autolog-Request-Id": hashlib.sha256(content).hexdigest()[:40],
+            "Content-Type": "application/json"}
 
 
 def _chunks(run_id: str, metrics: Sequence[Metric], params: Sequence[Param],
@@ -331,11 +334,11 @@ def _chunks(run_id: str, metrics: Sequence[Metric], params: Sequence[Param],
     start = 0
     if bodies:
         room = _wire.MAX_BATCH_ENTRIES - len(bodies[0]["params"]) - len(bodies[0]["tags"])
-        bodies[0]["metrics"] = [_wire.metric_to_json(m) for m in metrics[:room]]
+        bodies[0]["metrics"] = _wire.metrics_to_json(metrics[:room])
         start = room
     for i in range(start, len(metrics), _wire.MAX_BATCH_METRICS):
         bodies.append({"run_id": run_id, "params": [], "tags": [],
-                       "metrics": [_wire.metric_to_json(m) for m in metrics[i:i + _wire.MAX_BATCH_METRICS]]})
+                       "metrics": _wire.metrics_to_json(metrics[i:i + _wire.MAX_BATCH_METRICS])})
     return bodies
 from autolog.store.artifacts import register_scheme as _register
 

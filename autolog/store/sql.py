@@ -483,6 +483,7 @@ class SqlStore(AbstractStore):
         older = {b[0] for b in batches} - new
         known = {r.run_id for r in conn.execute(sa.select(S.runs.c.run_id).where(
             S.runs.c.run_id.in_(older)))} if older else set()
+        with_metrics: list[tuple[str, Sequence[Metric]]] = []
         for i, (run_id, metrics, params, tags) in enumerate(batches):
             request_id = request_ids[i] if request_ids else None
             if request_id is not None and not self._first_application(conn, request_id):
@@ -495,7 +496,9 @@ class SqlStore(AbstractStore):
             if tags:
                 self._upsert_tags(conn, run_id, tags)
             if metrics:
-                self._insert_metrics(conn, run_id, metrics)
+                with_metrics.append((run_id, metrics))
+        if with_metrics:
+            self._insert_metrics(conn, with_metrics)
 
     @staticmethod
     def _first_application(conn: sa.Connection, request_id: str) -> bool:
@@ -544,18 +547,23 @@ class SqlStore(AbstractStore):
                 conn.execute(S.runs.update().where(S.runs.c.run_id == run_id).values(
                     run_name=latest[name_tag][:_RUN_NAME_LENGTH]))
 
-    def _insert_metrics(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-        newest: dict[str, Metric] = {}
-        for m in metrics:
-            best = newest.get(m.key)
-            if best is None or (m.step, m.timestamp) >= (best.step, best.timestamp):
-                newest[m.key] = m
-        _sql_engine.insert_history(conn, [
-            (run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics])
+    def _insert_metrics(self, conn: sa.Connection,
+                        batches: Sequence[tuple[str, Sequence[Metric]]]) -> None:
+        """Every batch's history in one executemany, then each (run, key)'s newest value upserted
+        once for the whole transaction (a group commit of many batches touches few keys)."""
+        history: list[tuple[Any, ...]] = []
+        newest: dict[tuple[str, str], tuple[int, int, float]] = {}
+        for run_id, metrics in batches:
+            history += [(run_id, k, None if v != v else v, v != v, ts, st) for k, v, ts, st in metrics]
+            for k, v, ts, st in metrics:
+                best = newest.get((run_id, k))
+                if best is None or st > best[0] or (st == best[0] and ts >= best[1]):
+                    newest[(run_id, k)] = (st, ts, v)
+        _sql_engine.insert_history(conn, history)
         conn.execute(_statements.upsert_latest_metrics(conn), [
-            {"run_id": run_id, "key": m.key, "value": None if m.value != m.value else m.value,
-             "is_nan": m.value != m.value, "timestamp": m.timestamp, "step": m.step}
-            for m in sorted(newest.values(), key=lambda m: m.key)  # one lock order for all writers
+            {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
+             "timestamp": ts, "step": st}
+            for (run_id, k), (st, ts, v) in sorted(newest.items())  # one lock order for all writers
         ])
 
     def delete_tag(self, run_id: str, key: str) -> None:

@@ -127,6 +127,22 @@ def test_bad_input_is_a_4xx_with_mlflow_codes_and_harms_nothing(http, run_id):
     assert run["data"]["metrics"] == [] and {"key": "t", "value": "1"} in run["data"]["tags"]
 
 
+def test_log_batch_bodies_any_json_parser_would_take(http, run_id):
+    # The fast parser refuses NaN literals, integers beyond 64 bits and UTF-16; the standard
+    # library takes them, as before. A body that is not JSON at all is still a clear 400.
+    nan_literal = b'{"run_id": "%s", "metrics": [{"key": "n", "value": NaN, "timestamp": 1, "step": 0}]}'
+    assert http.post(f"{API}/runs/log-batch", content=nan_literal % run_id.encode()).status_code == 200
+    big = {"run_id": run_id, "metrics": [{"key": "b", "value": 2 ** 70, "timestamp": 1, "step": 0}]}
+    assert http.post(f"{API}/runs/log-batch", content=json.dumps(big)).status_code == 200
+    utf16 = json.dumps({"run_id": run_id, "tags": [{"key": "é", "value": "ü"}]}).encode("utf-16")
+    assert http.post(f"{API}/runs/log-batch", content=utf16).status_code == 200
+    _error(http.post(f"{API}/runs/log-batch", content=b"\xff\xfe{"), 400, "INVALID_PARAMETER_VALUE")
+    run = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
+    assert {"key": "n", "value": "NaN", "timestamp": 0, "step": 0} in run["data"]["metrics"]
+    assert {"key": "b", "value": float(2 ** 70), "timestamp": 0, "step": 0} in run["data"]["metrics"]
+    assert {"key": "é", "value": "ü"} in run["data"]["tags"]
+
+
 def test_retried_requests_are_applied_once(http, run_id):
     batch = {"run_id": run_id, "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 0}]}
     for _ in range(3):

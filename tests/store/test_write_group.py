@@ -64,3 +64,24 @@ def test_batching_writer_keeps_the_good_runs_when_a_group_fails(sql):
     run = store.get_run(good)
     assert run.info.status == "FINISHED" and run.data.metrics == {"acc": 0.5}
     assert run.data.params == {"p": "1"}
+
+
+def test_latest_metric_of_many_batches_in_one_transaction(sql):
+    # The server's group commit hands several requests' batches to one log_many: the latest
+    # value of each (run, key) is the highest step, then the newest timestamp, across them all,
+    # whatever order the batches and their metrics come in.
+    a, b = "e" * 32, "f" * 32
+    for run_id in (a, b):
+        sql.write_group([create(run_id)], [], [], [])
+    sql.log_many([
+        (a, [Metric("acc", 0.3, 5, 3), Metric("acc", 0.1, 9, 1)], [], []),
+        (b, [Metric("acc", 0.7, 1, 0)], [], []),
+        (a, [Metric("acc", 0.4, 6, 3), Metric("loss", float("nan"), 1, 0)], [], []),
+        (a, [Metric("acc", 0.2, 99, 2)], [], []),
+    ], request_ids=["r1", None, "r2", "r1"])  # the repeated "r1" is skipped
+    run_a = sql.get_run(a)
+    assert run_a.data.metrics["acc"] == 0.4 and run_a.data.metrics["loss"] != run_a.data.metrics["loss"]
+    assert sql.get_run(b).data.metrics == {"acc": 0.7}
+    assert [(m.step, m.value) for m in sql.get_metric_history(a, "acc")] == [(1, 0.1), (3, 0.3), (3, 0.4)]
+    sql.log_many([(a, [Metric("acc", 0.9, 1, 2)], [], [])])  # older than the stored latest
+    assert sql.get_run(a).data.metrics["acc"] == 0.4

@@ -229,7 +229,20 @@ def _listing_page(conn: sa.Connection, view: L.Listing, state: dict[str, Any] | 
 
 
 def _after(column: Any, id_column: Any, value: Any, run_id: str, descending: bool) -> Any:
-    """Rows strictly after (value, run_id) in the order (column, id_column) both asc or desc."""
+    """Rows strictly after (value, run_id) in the order (column, id_column) both asc or desc.
+
+    Raises:
+        InvalidInputError: the token's value is not of the column's type (a token of another
+            sort): PostgreSQL would refuse to compare them.
+    """
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = None
+    numeric = python_type in (int, float)
+    if (python_type is str and not isinstance(value, str)) or (numeric and (
+            isinstance(value, bool) or not isinstance(value, (int, float)))) or not isinstance(run_id, str):
+        raise InvalidInputError("The page token belongs to another sort; start from the first page.")
     if descending:
         return sa.or_(column < value, sa.and_(column == value, id_column < run_id))
     return sa.or_(column > value, sa.and_(column == value, id_column > run_id))

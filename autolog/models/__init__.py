@@ -135,7 +135,8 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
         output = _predict_sample(model, input_example) if snapshot is None else None
         signature = infer_signature(input_example, output)
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    if not os.path.isdir(parent):  # one stat where the run's folder exists already
+        os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".autolog-model-", dir=parent)
     try:
         flavor_meta = chosen.save(snapshot if snapshot is not None else model, staging) or {}
@@ -159,7 +160,7 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
                 json.dump(_example_json(input_example), fh, default=str)
             meta["input_example"] = EXAMPLE_FILE
         with open(os.path.join(staging, META_FILE), "w") as fh:
-            json.dump(meta, fh, indent=2, default=str)
+            fh.write(json.dumps(meta, indent=2, default=str))  # one write, not one per token
         pins = [f"{d}=={v}" for d in dict.fromkeys(("numpy", *chosen.requirements))
                 if (v := _dist_version(d))]
         with open(os.path.join(staging, REQUIREMENTS_FILE), "w") as fh:

@@ -175,9 +175,15 @@ class LocalArtifactRepository(ArtifactRepository):
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         path = self.local_path(artifact_file)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = f"{path}.tmp{os.getpid()}"
-            with open(tmp, "wb") as fh:
+            try:
+                fh = open(tmp, "wb")
+            except FileNotFoundError:
+                # The folder is created only when missing: a run writes several files into
+                # the same folder, and makedirs costs syscalls even when it exists.
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fh = open(tmp, "wb")
+            with fh:
                 fh.write(data)
             os.replace(tmp, path)  # readers never see a half-written file
         except OSError as exc:

@@ -44,27 +44,39 @@ def _ravel(y: Any) -> Any:
 
 def _binary_curve(truth: Any, score: Any, weight: Any) -> tuple[Any, Any]:
     """Cumulative (false positives, true positives) at each distinct threshold, high to low:
-    scikit-learn's ``_binary_clf_curve``."""
+    scikit-learn's ``_binary_clf_curve``. (Plain ufuncs, no ``np.r_``/``np.diff``: on the
+    small arrays of a training set their Python overhead is most of the cost.)"""
     order = np.argsort(score, kind="mergesort")[::-1]
     score = score[order]
     truth = truth[order].astype(np.float64)
-    w = np.ones_like(truth) if weight is None else weight[order]
-    distinct = np.where(np.diff(score))[0]
-    ends = np.r_[distinct, truth.size - 1]
-    tps = np.cumsum(truth * w)[ends]
-    fps = np.cumsum((1.0 - truth) * w)[ends]
+    ends = np.flatnonzero(score[1:] != score[:-1])
+    ends = np.append(ends, truth.size - 1)
+    if weight is None:
+        tps = np.cumsum(truth)[ends]
+        fps = (ends + 1.0) - tps  # counts: exact, as the cumulative sum of 1 - truth
+    else:
+        w = weight[order]
+        tps = np.cumsum(truth * w)[ends]
+        fps = np.cumsum((1.0 - truth) * w)[ends]
     return fps, tps
+
+
+def _from_zero(values: Any) -> Any:
+    out = np.empty(values.shape[0] + 1)
+    out[0] = 0.0
+    out[1:] = values
+    return out
 
 
 def _auc(truth: Any, score: Any, weight: Any = None) -> tuple[float, Any, Any]:
     fps, tps = _binary_curve(truth, score, weight)
-    tps = np.r_[0.0, tps]
-    fps = np.r_[0.0, fps]
+    tps = _from_zero(tps)
+    fps = _from_zero(fps)
     if fps[-1] <= 0 or tps[-1] <= 0:
         return float("nan"), fps, tps
     fpr, tpr = fps / fps[-1], tps / tps[-1]
     # The trapezoidal rule, as sklearn.metrics.auc (np.trapz was renamed across numpy versions).
-    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
+    area = float(((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1])).sum() / 2)
     return area, fpr, tpr
 
 

@@ -4,6 +4,7 @@ thread by :func:`autolog.integrations._common.log_plot` and drawn when someone r
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any
@@ -58,7 +59,9 @@ def _same(value: Any, default: Any) -> bool:
         return repr(value) == repr(default)
 
 
+@functools.lru_cache(maxsize=256)
 def _defaults(cls: type) -> dict[str, Any]:
+    # Cached per class: inspect.signature costs more than the rest of the spec (read only).
     try:
         parameters = inspect.signature(cls).parameters.values()  # the constructor's arguments
     except (TypeError, ValueError):

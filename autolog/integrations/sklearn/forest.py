@@ -36,10 +36,33 @@ def predict_proba(estimator: Any, X: Any) -> Any:
         return estimator.predict_proba(X)  # unfitted: its own error
     data = estimator._validate_X_predict(X)
     total = np.zeros((data.shape[0], int(estimator.n_classes_)), dtype=np.float64)
+    plain = _tree_predict_proba()
+    direct = False
     for tree in trees:
-        total += tree.predict_proba(data, check_input=False)
+        if plain is not None and type(tree).predict_proba is plain and tree.n_outputs_ == 1:
+            # What DecisionTreeClassifier.predict_proba returns for validated input, without
+            # its per-tree checks (fitted, feature count: the forest checked both): a third
+            # of the loop's time for 100 small trees. Checked against the method on the first
+            # tree, so that a scikit-learn whose method does more keeps its own answer.
+            proba = tree.tree_.predict(data)[:, : tree.n_classes_]
+            if not direct:
+                direct = np.array_equal(proba, tree.predict_proba(data, check_input=False))
+                if not direct:
+                    plain = None
+                    proba = tree.predict_proba(data, check_input=False)
+            total += proba
+        else:
+            total += tree.predict_proba(data, check_input=False)
     total /= len(trees)
     return total
+
+
+def _tree_predict_proba() -> Any:
+    import sys
+
+    module = sys.modules.get("sklearn.tree._classes")
+    tree_class = getattr(module, "DecisionTreeClassifier", None)
+    return getattr(tree_class, "predict_proba", None)
 
 
 def feature_importances(estimator: Any) -> Any:

@@ -291,6 +291,10 @@ def test_summary_is_a_spec_rendered_from_the_model_on_first_read_then_cached(cli
     assert _undated(Path(path).read_text()) == _undated(results.summary().as_text())
     cached = Path(run.info.artifact_uri, "model_summary.txt")
     assert cached.read_text() == Path(path).read_text()  # the cache beside the spec
+    from autolog.server.ui import artifacts as ui
+
+    shown = ui.preview(ui.repo_of(run.info.artifact_uri), "model_summary.txt")
+    assert shown["kind"] == "text" and "Logit Regression Results" in shown["text"]
     cached.write_text("cached copy")
     assert _artifact(run, "model_summary.txt") == "cached copy"  # later reads read the cache
 

@@ -16,7 +16,8 @@ from autolog.store.artifacts import ArtifactRepository
 
 
 def render(spec: Mapping[str, Any], artifact_file: str, repo: ArtifactRepository) -> bytes:
-    """The report for ``artifact_file`` as UTF-8 text, read from ``repo`` (the run's root).
+    """The report for ``artifact_file`` as UTF-8 text, from the model in ``repo`` that the spec
+    names (its path relative to the folder of ``artifact_file``).
 
     Raises:
         PlotError: the model is missing, of another flavor, or has no usable ``summary()``.
@@ -26,7 +27,11 @@ def render(spec: Mapping[str, Any], artifact_file: str, repo: ArtifactRepository
         raise PlotError(f"Cannot render {artifact_file!r}: {spec.get('kind')!r} is not a report kind.")
     if not artifact_file.lower().endswith(".txt"):
         raise PlotError(f"Cannot render {artifact_file!r}: a model summary is a .txt file.")
-    model = _load(repo, str(spec["model"]), str(spec["flavor"]), artifact_file)
+    # The model path is relative to the spec's folder: a repository rooted above the run (the
+    # server's artifact proxy) sees the same run layout one level down.
+    folder = artifact_file.rpartition("/")[0]
+    model_path = f"{folder}/{spec['model']}" if folder else str(spec["model"])
+    model = _load(repo, model_path, str(spec["flavor"]), artifact_file)
     summary = getattr(model, "summary", None)
     if not callable(summary):
         raise PlotError(f"Cannot render {artifact_file!r}: the model has no summary().")
@@ -40,12 +45,12 @@ def render(spec: Mapping[str, Any], artifact_file: str, repo: ArtifactRepository
 
 def _load(repo: ArtifactRepository, model_path: str, flavor: str, artifact_file: str) -> Any:
     import json
+    import tempfile
 
     from autolog import models
 
     try:
         meta = json.loads(repo.read_bytes(f"{model_path}/{models.META_FILE}"))
-        folder = repo.local_copy(model_path)
     except NotFoundError as exc:
         raise PlotError(f"Cannot render {artifact_file!r}: the run has no model at "
                         f"{model_path!r} to summarise.") from exc
@@ -53,7 +58,12 @@ def _load(repo: ArtifactRepository, model_path: str, flavor: str, artifact_file:
         raise PlotError(f"Cannot render {artifact_file!r}: the model at {model_path!r} is a "
                         f"{meta.get('flavor')!r} model, not {flavor!r} (replaced since?).")
     try:
-        return models.load_model(folder)
+        local = repo.local_path(model_path)
+        if local is not None:
+            return models.load_model(local)
+        # A remote store: the model is downloaded for this one read, then removed.
+        with tempfile.TemporaryDirectory(prefix="autolog-report-") as scratch:
+            return models.load_model(repo.download(model_path, scratch))
     except ImportError as exc:
         # A framework that its distribution metadata claims but that cannot be imported (or
         # none at all): say which extra brings it.

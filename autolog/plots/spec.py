@@ -137,7 +137,7 @@ def estimator(root: Mapping[str, Any], title: str = "Estimator") -> dict[str, An
 
 def model_summary(model: str, flavor: str, title: str = "Model summary") -> dict[str, Any]:
     """A text report rendered on read from the run's saved model: ``model`` is the model
-    folder's artifact path (relative to the run's artifact root), ``flavor`` the flavor it must
+    folder's artifact path relative to the spec's folder, ``flavor`` the flavor it must
     have; reading loads it and writes its ``summary()`` as text."""
     spec = _head("model_summary", title, None, None)
     spec.update(model=str(model), flavor=str(flavor))

@@ -311,6 +311,50 @@ def test_summary_is_written_as_text_at_fit_time_when_eager_or_without_a_model(se
         results.summary().as_text())
 
 
+def test_summary_renders_from_a_model_in_a_remote_store(client, s3_bucket):
+    from autolog.store import artifacts
+
+    autolog.statsmodels.autolog()
+    results = sm.OLS(D["y"], D["X"]).fit()
+    run = _only_run()
+    remote = artifacts.repository(f"s3://{s3_bucket}/runs/{run.info.run_id}")
+    remote.log_dir(str(Path(run.info.artifact_uri, "model")), "model")
+    spec = Path(run.info.artifact_uri, "model_summary.txt.plotspec.json").read_bytes()
+    remote.write_bytes("model_summary.txt.plotspec.json", spec)
+    assert "model_summary.txt" in {f.path for f in remote.list()}
+    text = remote.read_bytes("model_summary.txt").decode()
+    assert _undated(text) == _undated(results.summary().as_text())
+    assert remote.inner.read_bytes("model_summary.txt").decode() == text  # cached in S3
+
+
+def test_summary_through_a_tracking_server(tmp_path):
+    import httpx
+
+    from tests.server.conftest import ServerProcess
+
+    folder = tmp_path / "server"
+    folder.mkdir()
+    server = ServerProcess(folder).start()
+    try:
+        autolog.set_tracking_uri(server.url)
+        autolog.statsmodels.autolog()
+        results = sm.OLS(D["y"], D["X"]).fit()
+        autolog.flush()
+        [run] = autolog.search_runs(output_format="list")
+        files = {f.path for f in autolog.Client().list_artifacts(run.info.run_id)}
+        assert "model_summary.txt" in files and "model_summary.txt.plotspec.json" not in files
+        # The server renders it for any HTTP client (MLflow's artifact proxy route).
+        url = (f"{server.url}/api/2.0/mlflow-artifacts/artifacts/"
+               f"{run.info.experiment_id}/{run.info.run_id}/artifacts/model_summary.txt")
+        answer = httpx.get(url, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert _undated(answer.text) == _undated(results.summary().as_text())
+        assert _undated(_artifact(run, "model_summary.txt")) == _undated(answer.text)
+    finally:
+        autolog.statsmodels.autolog(disable=True)
+        server.stop()
+
+
 def test_plots_setting_is_checked():
     with pytest.raises(autolog.InvalidInputError, match="plots"):
         autolog.statsmodels.autolog(plots="later")

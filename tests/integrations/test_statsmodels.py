@@ -297,6 +297,15 @@ def test_summary_is_a_spec_rendered_from_the_model_on_first_read_then_cached(cli
     assert shown["kind"] == "text" and "Logit Regression Results" in shown["text"]
     cached.write_text("cached copy")
     assert _artifact(run, "model_summary.txt") == "cached copy"  # later reads read the cache
+    cached.unlink()  # the CLI renders it again from the spec
+    from click.testing import CliRunner
+
+    from autolog.cli import cli
+
+    done = CliRunner().invoke(cli, ["artifacts", "download", run.info.run_id, "model_summary.txt",
+                                    "--dst", str(tmp_path / "cli")])
+    assert done.exit_code == 0, done.output
+    assert "Logit Regression Results" in (tmp_path / "cli" / "model_summary.txt").read_text()
 
 
 @pytest.mark.parametrize("settings", [{"plots": "eager"}, {"plots": False}, {"log_models": False},

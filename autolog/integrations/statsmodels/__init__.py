@@ -16,14 +16,18 @@ What one fit records:
   attribute that raises or warns is skipped, and statsmodels' NaN/inf mean "not defined for
   this model": QuantReg's ``rsquared``, ARIMA's ``df_resid``);
 * artifacts ``model_summary.txt`` and ``coefficients.csv``; the results as ``model`` (statsmodels'
-  own pickle format, optionally without the training data); fingerprints of the data.
+  own pickle format, optionally without the training data); fingerprints of the data. The
+  summary (statsmodels' ``summary()``, which costs more than a small fit) is recorded as a
+  ``model_summary`` plot spec and rendered from the logged model when first read
+  (:mod:`autolog.plots.reports`); with ``plots="eager"``/``False`` or without a logged model
+  with its data, the text is written on the writer thread.
 
 On the training path only cheap things happen: params and metrics are read from the model and
 results (inside ``warnings.catch_warnings``, which is safe only on the user's thread), and the
 results are snapshot as a protocol-5 pickle whose arrays stay out of band, so the training data
-is referenced, not copied. The writer thread renders the summary, builds the coefficient table,
-fingerprints the data and saves the model from an unpickled copy of that snapshot, which no user
-code touches. Reading the results lives in :mod:`.results`.
+is referenced, not copied. The writer thread builds the coefficient table, fingerprints the
+data, saves the model and then records the summary, from an unpickled copy of that snapshot,
+which no user code touches. Reading the results lives in :mod:`.results`.
 
 Fits that statsmodels runs inside its own functions (``adfuller``, ``variance_inflation_factor``,
 a null model for ``llnull``) are not the user's and start no run.

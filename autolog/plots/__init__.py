@@ -2,7 +2,8 @@
 
 An integration records a picture as a small JSON *plot spec* (``<artifact>.plotspec.json``,
 built and checked by :mod:`.spec`); :mod:`.draw` turns a spec into PNG (matplotlib's Agg
-canvas, never ``pyplot``) or HTML bytes; :mod:`.repository` wraps every artifact repository so
+canvas, never ``pyplot``) or HTML bytes; :mod:`.reports` renders the text reports that are
+computed from the run's saved model (a statsmodels ``summary()``); :mod:`.repository` wraps every artifact repository so
 that listings show the drawn name and the first read draws and caches the file. The format is
 documented in ``docs/plot-specs.md``.
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 FORMAT = "autolog.plot/1"
 SPEC_SUFFIX = ".plotspec.json"
-KINDS = ("confusion_matrix", "curves", "bars", "estimator")
+KINDS = ("confusion_matrix", "curves", "bars", "estimator", "model_summary")
+# Kinds that are reports rendered from the run's other artifacts (:mod:`.reports`), not drawn.
+REPORT_KINDS = ("model_summary",)
 MODES = ("lazy", "eager")
 
-__all__ = ["FORMAT", "KINDS", "MODES", "SPEC_SUFFIX", "check_mode"]
+__all__ = ["FORMAT", "KINDS", "MODES", "REPORT_KINDS", "SPEC_SUFFIX", "check_mode"]
 
 
 def check_mode(plots: object) -> str | bool:

@@ -8,7 +8,9 @@ tracking server) sees the same thing:
 * reading or downloading ``<name>`` the first time draws it from its spec and writes it into
   the wrapped repository beside the spec (the cache); later reads find the file and read it;
 * a spec that cannot be drawn raises there and then (:class:`PlotError`, or an ``ImportError``
-  naming ``pip install "autolog[plots]"``), never at fit time.
+  naming ``pip install "autolog[plots]"``), never at fit time;
+* a report spec (``model_summary``) is rendered the same way from the run's saved model
+  (:mod:`autolog.plots.reports`); without its framework the ``ImportError`` names its extra.
 
 Writes pass straight through.
 """
@@ -141,9 +143,13 @@ class PlotRepository(ArtifactRepository):
             raw = self.inner.read_bytes(rel + SPEC_SUFFIX)
         except NotFoundError:
             return None
-        from autolog.plots import draw, spec
+        from autolog.plots import REPORT_KINDS, draw, reports, spec
 
-        data = draw.render(spec.loads(raw, rel + SPEC_SUFFIX), rel)
+        loaded = spec.loads(raw, rel + SPEC_SUFFIX)
+        if loaded["kind"] in REPORT_KINDS:  # text computed from the run's saved model
+            data = reports.render(loaded, rel, self.inner)
+        else:
+            data = draw.render(loaded, rel)
         try:
             self.inner.write_bytes(rel, data)
         except StorageError:

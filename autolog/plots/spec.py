@@ -38,7 +38,7 @@ def _numbers(values: Iterable[Any]) -> list[float | int | None]:
 
 def _head(kind: str, title: str, x_label: str | None, y_label: str | None) -> dict[str, Any]:
     spec: dict[str, Any] = {"format": FORMAT, "kind": kind, "title": str(title)}
-    if kind != "estimator":
+    if kind not in ("estimator", "model_summary"):
         spec["x_label"] = "" if x_label is None else str(x_label)
         spec["y_label"] = "" if y_label is None else str(y_label)
     return spec
@@ -132,6 +132,15 @@ def estimator(root: Mapping[str, Any], title: str = "Estimator") -> dict[str, An
     """A model's structure: ``root`` is a node (see :func:`node`)."""
     spec = _head("estimator", title, None, None)
     spec["root"] = dict(root)
+    return spec
+
+
+def model_summary(model: str, flavor: str, title: str = "Model summary") -> dict[str, Any]:
+    """A text report rendered on read from the run's saved model: ``model`` is the model
+    folder's artifact path relative to the spec's folder, ``flavor`` the flavor it must
+    have; reading loads it and writes its ``summary()`` as text."""
+    spec = _head("model_summary", title, None, None)
+    spec.update(model=str(model), flavor=str(flavor))
     return spec
 
 
@@ -247,6 +256,13 @@ def validate(spec: Any, where: str = "") -> dict[str, Any]:
                 raise _fail(where, "each group must have one number per label")
         if spec.get("orientation", "horizontal") not in ("horizontal", "vertical"):
             raise _fail(where, "'orientation' must be 'horizontal' or 'vertical'")
+    elif kind == "model_summary":
+        for field in ("model", "flavor"):
+            value = spec.get(field)
+            if not isinstance(value, str) or not value:
+                raise _fail(where, f"{field!r} must be a non-empty string")
+        if spec["model"].startswith("/") or ".." in spec["model"].split("/"):
+            raise _fail(where, "'model' must be a path inside the run's artifacts")
     else:
         _check_node(spec.get("root"), where)
     return spec

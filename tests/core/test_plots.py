@@ -95,6 +95,8 @@ def test_curves_are_downsampled_keeping_ends_and_extremes():
     ({"format": "autolog.plot/1", "kind": "curves", "series": [{"name": "s", "x": [1], "y": []}]}, "series"),
     ({"format": "autolog.plot/1", "kind": "curves", "series": [{"name": "s", "x": ["a"], "y": [1]}]}, "numbers"),
     ({"format": "autolog.plot/1", "kind": "estimator", "root": {"class": "X", "layout": "diagonal"}}, "layout"),
+    ({"format": "autolog.plot/1", "kind": "model_summary", "model": "../other", "flavor": "statsmodels"}, "inside"),
+    ({"format": "autolog.plot/1", "kind": "model_summary", "model": "model"}, "flavor"),
 ])
 def test_malformed_specs_are_refused_with_what_is_wrong(broken, message):
     with pytest.raises(autolog.PlotError, match=message):

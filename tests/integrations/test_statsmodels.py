@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import pickle
 import re
@@ -99,7 +100,8 @@ def _only_run():
 
 
 def _artifact(run, path: str) -> str:
-    return Path(run.info.artifact_uri, path).read_text()
+    # Through autolog, as every reader gets it: model_summary.txt is rendered on first read.
+    return autolog.artifacts.load_text(f"runs:/{run.info.run_id}/{path}")
 
 
 def _undated(text: str) -> str:
@@ -272,10 +274,133 @@ def test_flags_turn_models_and_datasets_off(client):
     assert not run.inputs
 
 
+def _on_disk(run) -> set[str]:
+    return set(os.listdir(run.info.artifact_uri))
+
+
+def test_summary_is_a_spec_rendered_from_the_model_on_first_read_then_cached(client, tmp_path):
+    autolog.statsmodels.autolog()
+    results = sm.Logit(D["binary"], D["X"]).fit(disp=0)
+    run = _only_run()
+    assert "model_summary.txt" not in _on_disk(run)  # nothing rendered at fit time
+    spec = json.loads(Path(run.info.artifact_uri, "model_summary.txt.plotspec.json").read_text())
+    assert spec == {"format": "autolog.plot/1", "kind": "model_summary", "title": "Logit results",
+                    "model": "model", "flavor": "statsmodels"}
+    assert "model_summary.txt" in {f.path for f in client.list_artifacts(run.info.run_id)}
+    path = client.download_artifacts(run.info.run_id, "model_summary.txt", str(tmp_path))
+    assert _undated(Path(path).read_text()) == _undated(results.summary().as_text())
+    cached = Path(run.info.artifact_uri, "model_summary.txt")
+    assert cached.read_text() == Path(path).read_text()  # the cache beside the spec
+    from autolog.server.ui import artifacts as ui
+
+    shown = ui.preview(ui.repo_of(run.info.artifact_uri), "model_summary.txt")
+    assert shown["kind"] == "text" and "Logit Regression Results" in shown["text"]
+    cached.write_text("cached copy")
+    assert _artifact(run, "model_summary.txt") == "cached copy"  # later reads read the cache
+    cached.unlink()  # the CLI renders it again from the spec
+    from click.testing import CliRunner
+
+    from autolog.cli import cli
+
+    done = CliRunner().invoke(cli, ["artifacts", "download", run.info.run_id, "model_summary.txt",
+                                    "--dst", str(tmp_path / "cli")])
+    assert done.exit_code == 0, done.output
+    assert "Logit Regression Results" in (tmp_path / "cli" / "model_summary.txt").read_text()
+
+
+@pytest.mark.parametrize("settings", [{"plots": "eager"}, {"plots": False}, {"log_models": False},
+                                      {"log_models_without_data": True}])
+def test_summary_is_written_as_text_at_fit_time_when_eager_or_without_a_model(settings, client):
+    autolog.statsmodels.autolog(**settings)
+    results = sm.OLS(D["y"], D["X"]).fit()
+    run = _only_run()
+    assert "model_summary.txt" in _on_disk(run)
+    assert "model_summary.txt.plotspec.json" not in _on_disk(run)
+    assert _undated(Path(run.info.artifact_uri, "model_summary.txt").read_text()) == _undated(
+        results.summary().as_text())
+
+
+def test_summary_renders_from_a_model_in_a_remote_store(client, s3_bucket):
+    from autolog.store import artifacts
+
+    autolog.statsmodels.autolog()
+    results = sm.OLS(D["y"], D["X"]).fit()
+    run = _only_run()
+    remote = artifacts.repository(f"s3://{s3_bucket}/runs/{run.info.run_id}")
+    remote.log_dir(str(Path(run.info.artifact_uri, "model")), "model")
+    spec = Path(run.info.artifact_uri, "model_summary.txt.plotspec.json").read_bytes()
+    remote.write_bytes("model_summary.txt.plotspec.json", spec)
+    assert "model_summary.txt" in {f.path for f in remote.list()}
+    text = remote.read_bytes("model_summary.txt").decode()
+    assert _undated(text) == _undated(results.summary().as_text())
+    assert remote.inner.read_bytes("model_summary.txt").decode() == text  # cached in S3
+
+
+def test_summary_through_a_tracking_server(tmp_path):
+    import httpx
+
+    from tests.server.conftest import ServerProcess
+
+    folder = tmp_path / "server"
+    folder.mkdir()
+    server = ServerProcess(folder).start()
+    try:
+        autolog.set_tracking_uri(server.url)
+        autolog.statsmodels.autolog()
+        results = sm.OLS(D["y"], D["X"]).fit()
+        autolog.flush()
+        [run] = autolog.search_runs(output_format="list")
+        files = {f.path for f in autolog.Client().list_artifacts(run.info.run_id)}
+        assert "model_summary.txt" in files and "model_summary.txt.plotspec.json" not in files
+        # The server renders it for any HTTP client (MLflow's artifact proxy route).
+        url = (f"{server.url}/api/2.0/mlflow-artifacts/artifacts/"
+               f"{run.info.experiment_id}/{run.info.run_id}/artifacts/model_summary.txt")
+        answer = httpx.get(url, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert _undated(answer.text) == _undated(results.summary().as_text())
+        assert _undated(_artifact(run, "model_summary.txt")) == _undated(answer.text)
+    finally:
+        autolog.statsmodels.autolog(disable=True)
+        server.stop()
+
+
+def test_plots_setting_is_checked():
+    with pytest.raises(autolog.InvalidInputError, match="plots"):
+        autolog.statsmodels.autolog(plots="later")
+
+
+def test_reading_the_summary_without_statsmodels_names_the_extra(client, tmp_path):
+    autolog.statsmodels.autolog()
+    sm.OLS(D["y"], D["X"]).fit()
+    run = _only_run()
+    script = (
+        "import sys\n"
+        "class _NoStatsmodels:\n"
+        "    # Stands for a process where statsmodels is not installed.\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'statsmodels':\n"
+        "            raise ImportError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, _NoStatsmodels())\n"
+        "import autolog\n"
+        f"files = [f.path for f in autolog.Client().list_artifacts({run.info.run_id!r})]\n"
+        "assert 'model_summary.txt' in files, files\n"
+        "try:\n"
+        f"    autolog.artifacts.load_text('runs:/{run.info.run_id}/model_summary.txt')\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError:', exc)\n"
+    )
+    done = _run_script(["-c", script], Path(autolog.get_tracking_uri()))
+    assert done.stdout.startswith("ImportError:"), done.stdout
+    assert 'pip install "autolog[statsmodels]"' in done.stdout
+    assert "model_summary.txt" not in _on_disk(run)
+
+
 def test_user_run_collects_fits_and_exclusive_skips_them():
     autolog.statsmodels.autolog()
     with autolog.start_run() as run:
         sm.OLS(D["y"], D["X"]).fit()
+        autolog.flush()
+        assert "nonrobust" in _artifact(run, "model_summary.txt")  # rendered and cached
         sm.OLS(D["y"], D["X"]).fit(cov_type="HC1")  # a second fit: no conflict, latest files
     logged = _only_run()
     assert logged.info.run_id == run.info.run_id
@@ -398,7 +523,9 @@ def test_a_failing_logging_step_warns_and_changes_nothing(module, step, monkeypa
         raise RuntimeError(f"injected failure in {step}")
 
     monkeypatch.setattr(module, step, boom)
-    autolog.statsmodels.autolog()
+    # summary_text runs at fit time only where the summary is rendered eagerly.
+    eager = step == "summary_text"
+    autolog.statsmodels.autolog(plots="eager" if eager else "lazy")
     with pytest.warns(AutologWarning, match="statsmodels integration failed"):
         results = sm.Logit(D["binary"], D["X"]).fit(disp=0)
         autolog.flush()
@@ -410,8 +537,13 @@ def test_a_failing_logging_step_warns_and_changes_nothing(module, step, monkeypa
     files = {f.path for f in client.list_artifacts(run.info.run_id)}
     # What failed is missing; everything else is still logged (no snapshot: no model).
     assert ("model" in files) == (step not in ("_snapshot", "_save_model", "model_input"))
-    assert ("model_summary.txt" in files) == (step not in (
-        "_write_summary", "summary_text", "_write_file"))
+    # The summary is rendered on read from the model; without a model it is written as text
+    # at fit time (and then a failing summary_text or _write_file leaves it out).
+    no_model = step in ("_snapshot", "_save_model", "model_input")
+    assert ("model_summary.txt" in files) == (step != "_write_summary" and not (
+        (no_model or eager) and step in ("summary_text", "_write_file")))
+    if "model_summary.txt" in files:
+        assert "Logit Regression Results" in _artifact(run, "model_summary.txt")
     assert ("coefficients.csv" in files) == (step not in (
         "_write_coefficients", "coefficients", "_write_file"))
     assert ("prsquared" in run.data.metrics) == (step != "metrics")

@@ -16,14 +16,18 @@ What one fit records:
   attribute that raises or warns is skipped, and statsmodels' NaN/inf mean "not defined for
   this model": QuantReg's ``rsquared``, ARIMA's ``df_resid``);
 * artifacts ``model_summary.txt`` and ``coefficients.csv``; the results as ``model`` (statsmodels'
-  own pickle format, optionally without the training data); fingerprints of the data.
+  own pickle format, optionally without the training data); fingerprints of the data. The
+  summary (statsmodels' ``summary()``, which costs more than a small fit) is recorded as a
+  ``model_summary`` plot spec and rendered from the logged model when first read
+  (:mod:`autolog.plots.reports`); with ``plots="eager"``/``False`` or without a logged model
+  with its data, the text is written on the writer thread.
 
 On the training path only cheap things happen: params and metrics are read from the model and
 results (inside ``warnings.catch_warnings``, which is safe only on the user's thread), and the
 results are snapshot as a protocol-5 pickle whose arrays stay out of band, so the training data
-is referenced, not copied. The writer thread renders the summary, builds the coefficient table,
-fingerprints the data and saves the model from an unpickled copy of that snapshot, which no user
-code touches. Reading the results lives in :mod:`.results`.
+is referenced, not copied. The writer thread builds the coefficient table, fingerprints the
+data, saves the model and then records the summary, from an unpickled copy of that snapshot,
+which no user code touches. Reading the results lives in :mod:`.results`.
 
 Fits that statsmodels runs inside its own functions (``adfuller``, ``variance_inflation_factor``,
 a null model for ``llnull``) are not the user's and start no run.
@@ -119,7 +123,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
             log_model_signatures: bool = True, log_datasets: bool = True,
             disable_for_unsupported_versions: bool = False,
             extra_tags: dict[str, str] | None = None,
-            log_models_without_data: bool = False) -> None:
+            log_models_without_data: bool = False,
+            plots: str | bool = "lazy") -> None:
     """Enable (or disable) autologging of statsmodels fits.
 
     Args:
@@ -136,7 +141,19 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
         log_models_without_data: save the model after statsmodels' ``remove_data()`` (on a
             copy: the user's results keep their data), which makes the file small but drops
             what needs the data (residuals, some forecasts).
+        plots: how ``model_summary.txt`` is made. ``"lazy"`` (default) records it as a
+            ``model_summary`` spec, rendered from the logged model (``summary()``) the first
+            time someone reads it through autolog, then cached; ``"eager"`` renders the text
+            on the writer thread, for browsing the artifact folder directly; ``False`` (no
+            specs) also writes the text. Without a model to render from (``log_models=False``,
+            ``log_models_without_data=True``) the text is always written at fit time.
+
+    Raises:
+        InvalidInputError: ``plots`` is not "lazy", "eager" or False.
     """
+    from autolog.plots import check_mode
+
+    plots = check_mode(plots)
     configure(NAME, dict(locals()))
 
 
@@ -311,12 +328,16 @@ def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", li
 
     results = snap.load() if snap is not None else live
     with np.errstate(all="ignore"):
-        safe_call(NAME, SUMMARY_FILE, _write_summary, run, results)
         safe_call(NAME, COEFFICIENTS_FILE, _write_coefficients, run, results)
         if settings.get("log_datasets"):
             safe_call(NAME, "log_dataset", _log_datasets, run, results)
+        saved = False
         if settings.get("log_models") and snap is not None:
-            safe_call(NAME, "log_model", _save_model, run, settings, results, snap)
+            saved = bool(safe_call(NAME, "log_model", _save_model, run, settings, results, snap))
+        # After the model: a lazy summary is rendered from it, so its spec is written only
+        # once the model folder is there (and the data is in it).
+        lazy = saved and not snap.remove_data and settings.get("plots", "lazy") == "lazy"
+        safe_call(NAME, SUMMARY_FILE, _write_summary, run, results, lazy)
 
 
 # -- params --------------------------------------------------------------------------------------
@@ -348,10 +369,22 @@ def _write_file(run: Any, artifact_file: str, text: str) -> None:
     artifacts.repository(run.info.artifact_uri).write_bytes(artifact_file, text.encode("utf-8"))
 
 
-def _write_summary(run: Any, results: Any) -> None:
-    text = _results.summary_text(results)
-    if text is not None:
-        _write_file(run, SUMMARY_FILE, text)
+def _write_summary(run: Any, results: Any, lazy: bool = False) -> None:
+    """``model_summary.txt``: its spec (rendered on read from the saved ``model``) or the text."""
+    if not lazy:
+        text = _results.summary_text(results)
+        if text is not None:
+            _write_file(run, SUMMARY_FILE, text)
+        return
+    from autolog.plots import SPEC_SUFFIX, spec
+    from autolog.store import artifacts
+
+    repo = artifacts.repository(run.info.artifact_uri)
+    # A second fit in the same run replaces the model: a summary cached from the first one
+    # must go (with its spec), or readers would keep getting it.
+    repo.delete(SUMMARY_FILE)
+    repo.write_bytes(SUMMARY_FILE + SPEC_SUFFIX, spec.dumps(spec.model_summary(
+        "model", NAME, title=f"{type(results.model).__name__} results")))
 
 
 def _write_coefficients(run: Any, results: Any) -> None:
@@ -375,7 +408,7 @@ def _log_datasets(run: Any, results: Any) -> None:
             _common.log_dataset(run, values, "train", name=role)
 
 
-def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapshot") -> None:
+def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapshot") -> bool:
     from autolog.models import infer_signature, save_model
 
     example = signature = None
@@ -398,6 +431,7 @@ def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapsh
     with repo.folder_to_log("model") as path:
         save_model(results, path, flavor=FLAVOR, snapshot=snap, signature=signature,
                    input_example=example, run_id=run.info.run_id, artifact_path="model")
+    return True
 
 
 def _clear_previous_model(repo: Any) -> None:

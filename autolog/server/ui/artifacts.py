@@ -13,6 +13,7 @@ from typing import Any
 
 from autolog.entities import FileInfo
 from autolog.errors import NotFoundError
+from autolog.plots import REPORT_KINDS
 from autolog.store.artifacts import ArtifactRepository, clean_path, repository
 
 SPEC_SUFFIX = ".plotspec.json"
@@ -81,7 +82,8 @@ def preview(repo: ArtifactRepository, path: str) -> dict[str, Any]:
         return {"path": "", "kind": "folder"}
     out: dict[str, Any] = {"path": rel, "name": rel.rsplit("/", 1)[-1]}
     spec = _read_spec(repo, rel)
-    if spec is not None:
+    # A report spec (model_summary) is rendered on the server by reading the file below.
+    if spec is not None and not (isinstance(spec, dict) and spec.get("kind") in REPORT_KINDS):
         return {**out, "kind": "plotspec", "spec": spec}
     ext = os.path.splitext(rel)[1].lower()
     try:

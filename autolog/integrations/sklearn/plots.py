@@ -91,7 +91,7 @@ def _node(est: Any, name: str | None, budget: list[int]) -> dict[str, Any]:
         params = est.get_params(deep=False)
     except Exception:  # noqa: BLE001 - a broken get_params still gives a box
         params = {}
-    defaults = _defaults(type(est))
+    defaults = _defaults(type(est))  # type: ignore[arg-type]  # classes are hashable
     children: list[tuple[str | None, Any, dict[str, str]]] = []
     layout = "single"
     structural: set[str] = set()

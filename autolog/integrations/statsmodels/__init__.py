@@ -336,7 +336,7 @@ def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", li
             saved = bool(safe_call(NAME, "log_model", _save_model, run, settings, results, snap))
         # After the model: a lazy summary is rendered from it, so its spec is written only
         # once the model folder is there (and the data is in it).
-        lazy = saved and not snap.remove_data and settings.get("plots", "lazy") == "lazy"
+        lazy = saved and snap is not None and not snap.remove_data and settings.get("plots", "lazy") == "lazy"
         safe_call(NAME, SUMMARY_FILE, _write_summary, run, results, lazy)
 
 

@@ -36,7 +36,10 @@ def predict_proba(estimator: Any, X: Any) -> Any:
     trees = getattr(estimator, "estimators_", None)
     if not trees:
         return estimator.predict_proba(X)  # unfitted: its own error
-    data = estimator._validate_X_predict(X)
+    try:
+        data = estimator._validate_X_predict(X)  # private: a scikit-learn without it gets its own path
+    except AttributeError:
+        return estimator.predict_proba(X)
     total = np.zeros((data.shape[0], int(estimator.n_classes_)), dtype=np.float64)
     direct: bool | None = None  # unknown until checked on the first tree
     for tree in trees:

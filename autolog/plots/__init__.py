@@ -3,7 +3,7 @@
 An integration records a picture as a small JSON *plot spec* (``<artifact>.plotspec.json``,
 built and checked by :mod:`.spec`); :mod:`.draw` turns a spec into PNG (matplotlib's Agg
 canvas, never ``pyplot``) or HTML bytes; :mod:`.reports` renders the text reports that are
-computed from the run's saved model (a statsmodels ``summary()``); :mod:`.repository` wraps every artifact repository so
+computed from the run's saved model (a statsmodels ``summary()`` or coefficient table); :mod:`.repository` wraps every artifact repository so
 that listings show the drawn name and the first read draws and caches the file. The format is
 documented in ``docs/plot-specs.md``.
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 FORMAT = "autolog.plot/1"
 SPEC_SUFFIX = ".plotspec.json"
-KINDS = ("confusion_matrix", "curves", "bars", "estimator", "model_summary")
+KINDS = ("confusion_matrix", "curves", "bars", "estimator", "model_summary", "model_coefficients")
 # Kinds that are reports rendered from the run's other artifacts (:mod:`.reports`), not drawn.
-REPORT_KINDS = ("model_summary",)
+REPORT_KINDS = ("model_summary", "model_coefficients")
 MODES = ("lazy", "eager")
 
 __all__ = ["FORMAT", "KINDS", "MODES", "REPORT_KINDS", "SPEC_SUFFIX", "check_mode"]

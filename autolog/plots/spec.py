@@ -38,7 +38,7 @@ def _numbers(values: Iterable[Any]) -> list[float | int | None]:
 
 def _head(kind: str, title: str, x_label: str | None, y_label: str | None) -> dict[str, Any]:
     spec: dict[str, Any] = {"format": FORMAT, "kind": kind, "title": str(title)}
-    if kind not in ("estimator", "model_summary"):
+    if kind not in ("estimator", "model_summary", "model_coefficients"):
         spec["x_label"] = "" if x_label is None else str(x_label)
         spec["y_label"] = "" if y_label is None else str(y_label)
     return spec
@@ -140,6 +140,14 @@ def model_summary(model: str, flavor: str, title: str = "Model summary") -> dict
     folder's artifact path relative to the spec's folder, ``flavor`` the flavor it must
     have; reading loads it and writes its ``summary()`` as text."""
     spec = _head("model_summary", title, None, None)
+    spec.update(model=str(model), flavor=str(flavor))
+    return spec
+
+
+def model_coefficients(model: str, flavor: str, title: str = "Coefficients") -> dict[str, Any]:
+    """A CSV table rendered on read from the run's saved model, as :func:`model_summary`: one
+    row per term with its estimate, standard error, statistic, p-value and confidence bounds."""
+    spec = _head("model_coefficients", title, None, None)
     spec.update(model=str(model), flavor=str(flavor))
     return spec
 
@@ -256,7 +264,7 @@ def validate(spec: Any, where: str = "") -> dict[str, Any]:
                 raise _fail(where, "each group must have one number per label")
         if spec.get("orientation", "horizontal") not in ("horizontal", "vertical"):
             raise _fail(where, "'orientation' must be 'horizontal' or 'vertical'")
-    elif kind == "model_summary":
+    elif kind in ("model_summary", "model_coefficients"):
         for field in ("model", "flavor"):
             value = spec.get(field)
             if not isinstance(value, str) or not value:

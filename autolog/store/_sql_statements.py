@@ -6,12 +6,19 @@ SQLite's own work for a small run (a few hundred microseconds each: column colle
 ``excluded`` aliases, coercions), so each is built on first use for a dialect and kept; the
 values travel as execution parameters, never inside the statement. Statements are immutable
 once built, so one object serves every thread.
+
+:func:`execute` runs these statements on SQLite with their SQL compiled once and handed to the
+driver's cursor: SQLAlchemy's per-execution work (result set-up, parameter processing, events)
+was most of a run's write transaction, several times SQLite's own work. Any statement it cannot
+run that way (a Python-side column default, a type that converts its values) goes through
+SQLAlchemy as before, and so does every other database.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from operator import itemgetter
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -20,6 +27,9 @@ from autolog.store import _sql_engine
 
 _cache: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
+# (id of a statement, its parameter names) -> (the statement, its SQL, a row -> tuple getter),
+# or None when it must go through SQLAlchemy. The statement is kept so that its id stays its.
+_plans: dict[tuple[int, tuple[str, ...]], tuple[Any, str, Callable[[Any], Any]] | None] = {}
 
 
 def _cached(conn: sa.Connection, name: str, build: Callable[[Callable[..., Any]], Any]) -> Any:
@@ -95,3 +105,63 @@ def experiment_for_run(conn: sa.Connection) -> Any:
     return _cached(conn, "experiments:for-run", lambda _insert: sa.select(
         e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time,
         e.last_update_time).where(e.experiment_id == sa.bindparam("b_experiment_id")))
+
+
+def execute(conn: sa.Connection, stmt: Any,
+            rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    """Run one of this module's statements (no result wanted) with one row or many.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database failed (the driver's error, wrapped as
+            SQLAlchemy wraps it, for the store's one error boundary).
+    """
+    many = not isinstance(rows, Mapping)
+    first = rows[0] if many and rows else rows
+    if conn.dialect.name != "sqlite" or not first:
+        conn.execute(stmt, rows)
+        return
+    names = tuple(first)  # type: ignore[arg-type]
+    key = (id(stmt), names)
+    plan = _plans.get(key, False)
+    if plan is False:
+        plan = _plans[key] = _plan(conn, stmt, names)
+    if plan is None:
+        conn.execute(stmt, rows)
+        return
+    _, sql, values = plan
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, [values(r) for r in rows])  # type: ignore[union-attr]
+        else:
+            cursor.execute(sql, values(rows))
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                         dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
+
+
+def _plan(conn: sa.Connection, stmt: Any,
+          names: tuple[str, ...]) -> tuple[Any, str, Callable[[Any], Any]] | None:
+    """The driver SQL of ``stmt`` given parameters ``names``, or None if only SQLAlchemy can
+    run it faithfully."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
+    order = compiled.positiontup
+    if order is None or any(n not in names for n in order):
+        return None  # a parameter SQLAlchemy fills itself (a Python-side default)
+    sql = str(compiled)
+    if not order:
+        return (stmt, sql, lambda row: ())
+    getter = itemgetter(*order)
+    plain = getter if len(order) > 1 else (lambda row: (getter(row),))
+    # Type conversions SQLAlchemy would apply (a Boolean to 0/1), applied the same way.
+    processors = [compiled._bind_processors.get(n) for n in order]
+    if not any(processors):
+        return (stmt, sql, plain)
+
+    def converted(row: Any) -> tuple[Any, ...]:
+        return tuple(v if p is None or v is None else p(v)
+                     for v, p in zip(plain(row), processors))
+
+    return (stmt, sql, converted)

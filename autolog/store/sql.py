@@ -80,7 +80,7 @@ def _dispose_in_child(engine: "weakref.ref[sa.Engine]") -> None:
 def _upsert(conn: sa.Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
     """Insert ``rows``, replacing the other columns of rows whose ``keys`` already exist; safe
     against a concurrent writer inserting the same key (a delete-then-insert is not)."""
-    conn.execute(_statements.upsert(conn, table, tuple(keys)), rows)
+    _statements.execute(conn, _statements.upsert(conn, table, tuple(keys)), rows)
 
 
 def _stage_filter(column: Any, view_type: int) -> Any:
@@ -353,7 +353,7 @@ class SqlStore(AbstractStore):
             raise RunStateError(
                 f"Experiment {experiment.name!r} is deleted; restore it before logging runs to it."
             )
-        conn.execute(_statements.insert(conn, S.runs), dict(
+        _statements.execute(conn, _statements.insert(conn, S.runs), dict(
             run_id=run_id, experiment_id=int(experiment_id), run_name=run_name,
             status=status, start_time=start_time, end_time=end_time,
             artifact_uri=run_artifact_uri(experiment, str(run_id)),
@@ -362,7 +362,7 @@ class SqlStore(AbstractStore):
         ))
         if tags:  # a key given twice: the last value wins, as when tags are set one by one
             latest = {t.key: t.value for t in tags}
-            conn.execute(_statements.insert(conn, S.tags), [
+            _statements.execute(conn, _statements.insert(conn, S.tags), [
                 {"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
         return experiment
 
@@ -393,7 +393,7 @@ class SqlStore(AbstractStore):
             for run_id, status, end_time in ends:
                 if run_id not in new:
                     self._require_run(conn, run_id)
-                    conn.execute(_statements.end_run(conn), {
+                    _statements.execute(conn, _statements.end_run(conn), {
                         "b_run_id": run_id, "status": status, "end_time": end_time})
 
         self._transact(write)
@@ -524,11 +524,11 @@ class SqlStore(AbstractStore):
                 )
         rows = [{"run_id": run_id, "key": k, "value": wanted[k]} for k in sorted(wanted)]
         if fresh:  # a run created in this transaction has no params yet
-            conn.execute(_statements.insert(conn, S.params), rows)
+            _statements.execute(conn, _statements.insert(conn, S.params), rows)
             return
         # Insert what is missing, ignoring rows another writer got in first, then compare:
         # the same value logged twice (two processes, a retried batch) is not a conflict.
-        conn.execute(_statements.insert_params_missing(conn), rows)
+        _statements.execute(conn, _statements.insert_params_missing(conn), rows)
         stored = dict(conn.execute(sa.select(S.params.c.key, S.params.c.value).where(sa.and_(
             S.params.c.run_id == run_id, S.params.c.key.in_(list(wanted))))).all())
         for key, value in wanted.items():
@@ -560,7 +560,7 @@ class SqlStore(AbstractStore):
                 if best is None or st > best[0] or (st == best[0] and ts >= best[1]):
                     newest[(run_id, k)] = (st, ts, v)
         _sql_engine.insert_history(conn, history)
-        conn.execute(_statements.upsert_latest_metrics(conn), [
+        _statements.execute(conn, _statements.upsert_latest_metrics(conn), [
             {"run_id": run_id, "key": k, "value": None if v != v else v, "is_nan": v != v,
              "timestamp": ts, "step": st}
             for (run_id, k), (st, ts, v) in sorted(newest.items())  # one lock order for all writers
@@ -596,9 +596,9 @@ class SqlStore(AbstractStore):
             self._require_run(conn, run_id)
         for d in datasets:
             # Even a run created in this transaction: the same data logged twice is one input.
-            conn.execute(_statements.delete_input(conn), {
+            _statements.execute(conn, _statements.delete_input(conn), {
                 "b_run_id": run_id, "b_digest": d.digest, "b_context": d.context})
-            conn.execute(_statements.insert(conn, S.inputs), dict(
+            _statements.execute(conn, _statements.insert(conn, S.inputs), dict(
                 run_id=run_id, digest=d.digest, context=d.context, name=d.name,
                 shape=json.dumps(list(d.shape)) if d.shape is not None else None,
                 columns=json.dumps(list(d.columns)) if d.columns is not None else None,

@@ -318,6 +318,25 @@ def test_summary_is_written_as_text_at_fit_time_when_eager_or_without_a_model(se
     assert "model_summary.txt.plotspec.json" not in _on_disk(run)
     assert _undated(Path(run.info.artifact_uri, "model_summary.txt").read_text()) == _undated(
         results.summary().as_text())
+    assert "coefficients.csv" in _on_disk(run) and "coefficients.csv.plotspec.json" not in _on_disk(run)
+
+
+def test_coefficients_are_a_spec_rendered_from_the_model_equal_to_the_eager_table(client):
+    autolog.statsmodels.autolog(plots="eager")
+    sm.Logit(D["binary"], D["X"]).fit(disp=0)
+    eager = _only_run()
+    eager_table = Path(eager.info.artifact_uri, "coefficients.csv").read_text()
+    client.delete_run(eager.info.run_id)
+    autolog.statsmodels.autolog()
+    sm.Logit(D["binary"], D["X"]).fit(disp=0)
+    run = _only_run()
+    assert "coefficients.csv" not in _on_disk(run)  # nothing computed at fit time
+    spec = json.loads(Path(run.info.artifact_uri, "coefficients.csv.plotspec.json").read_text())
+    assert spec == {"format": "autolog.plot/1", "kind": "model_coefficients",
+                    "title": "Logit coefficients", "model": "model", "flavor": "statsmodels"}
+    assert "coefficients.csv" in {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert _artifact(run, "coefficients.csv") == eager_table
+    assert Path(run.info.artifact_uri, "coefficients.csv").read_text() == eager_table  # cached
 
 
 def test_summary_renders_from_a_model_in_a_remote_store(client, s3_bucket):
@@ -523,8 +542,8 @@ def test_a_failing_logging_step_warns_and_changes_nothing(module, step, monkeypa
         raise RuntimeError(f"injected failure in {step}")
 
     monkeypatch.setattr(module, step, boom)
-    # summary_text runs at fit time only where the summary is rendered eagerly.
-    eager = step == "summary_text"
+    # These run at fit time only where the reports are rendered eagerly.
+    eager = step in ("summary_text", "coefficients", "_write_file")
     autolog.statsmodels.autolog(plots="eager" if eager else "lazy")
     with pytest.warns(AutologWarning, match="statsmodels integration failed"):
         results = sm.Logit(D["binary"], D["X"]).fit(disp=0)
@@ -544,8 +563,11 @@ def test_a_failing_logging_step_warns_and_changes_nothing(module, step, monkeypa
         (no_model or eager) and step in ("summary_text", "_write_file")))
     if "model_summary.txt" in files:
         assert "Logit Regression Results" in _artifact(run, "model_summary.txt")
-    assert ("coefficients.csv" in files) == (step not in (
-        "_write_coefficients", "coefficients", "_write_file"))
+    # The coefficients likewise: rendered on read from the model, written at fit time without one.
+    assert ("coefficients.csv" in files) == (step != "_write_coefficients" and not (
+        (no_model or eager) and step in ("coefficients", "_write_file")))
+    if "coefficients.csv" in files and step != "coefficients":
+        assert _coefficients(run)[0]["term"] == "const"
     assert ("prsquared" in run.data.metrics) == (step != "metrics")
     assert bool(run.inputs) == (step != "_log_datasets")
     assert ("model_class" in run.data.params) == (step not in (

@@ -17,10 +17,11 @@ What one fit records:
   this model": QuantReg's ``rsquared``, ARIMA's ``df_resid``);
 * artifacts ``model_summary.txt`` and ``coefficients.csv``; the results as ``model`` (statsmodels'
   own pickle format, optionally without the training data); fingerprints of the data. The
-  summary (statsmodels' ``summary()``, which costs more than a small fit) is recorded as a
-  ``model_summary`` plot spec and rendered from the logged model when first read
-  (:mod:`autolog.plots.reports`); with ``plots="eager"``/``False`` or without a logged model
-  with its data, the text is written on the writer thread.
+  summary (statsmodels' ``summary()``, which costs more than a small fit) and the coefficient
+  table are recorded as ``model_summary`` and ``model_coefficients`` plot specs and rendered
+  from the logged model when first read (:mod:`autolog.plots.reports`); with
+  ``plots="eager"``/``False`` or without a logged model with its data, the text is written on
+  the writer thread.
 
 On the training path only cheap things happen: params and metrics are read from the model and
 results (inside ``warnings.catch_warnings``, which is safe only on the user's thread), and the
@@ -141,9 +142,10 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
         log_models_without_data: save the model after statsmodels' ``remove_data()`` (on a
             copy: the user's results keep their data), which makes the file small but drops
             what needs the data (residuals, some forecasts).
-        plots: how ``model_summary.txt`` is made. ``"lazy"`` (default) records it as a
-            ``model_summary`` spec, rendered from the logged model (``summary()``) the first
-            time someone reads it through autolog, then cached; ``"eager"`` renders the text
+        plots: how ``model_summary.txt`` and ``coefficients.csv`` are made. ``"lazy"``
+            (default) records them as specs, rendered from the logged model (``summary()``,
+            the coefficient table) the first time someone reads them through autolog, then
+            cached; ``"eager"`` renders the text
             on the writer thread, for browsing the artifact folder directly; ``False`` (no
             specs) also writes the text. Without a model to render from (``log_models=False``,
             ``log_models_without_data=True``) the text is always written at fit time.
@@ -326,17 +328,19 @@ def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", li
     """
     import numpy as np
 
-    results = snap.load() if snap is not None else live
+    results = snap.shared() if snap is not None else live
     with np.errstate(all="ignore"):
-        safe_call(NAME, COEFFICIENTS_FILE, _write_coefficients, run, results)
-        if settings.get("log_datasets"):
-            safe_call(NAME, "log_dataset", _log_datasets, run, results)
         saved = False
         if settings.get("log_models") and snap is not None:
+            # First, while the copy is as fitted: the reports below fill its caches (residuals,
+            # standard errors), which would otherwise be pickled into the model too.
             saved = bool(safe_call(NAME, "log_model", _save_model, run, settings, results, snap))
-        # After the model: a lazy summary is rendered from it, so its spec is written only
-        # once the model folder is there (and the data is in it).
+        if settings.get("log_datasets"):
+            safe_call(NAME, "log_dataset", _log_datasets, run, results)
+        # A lazy report is rendered from the saved model, so its spec is written only once the
+        # model folder is there (and the data is in it).
         lazy = saved and snap is not None and not snap.remove_data and settings.get("plots", "lazy") == "lazy"
+        safe_call(NAME, COEFFICIENTS_FILE, _write_coefficients, run, results, lazy)
         safe_call(NAME, SUMMARY_FILE, _write_summary, run, results, lazy)
 
 
@@ -376,18 +380,31 @@ def _write_summary(run: Any, results: Any, lazy: bool = False) -> None:
         if text is not None:
             _write_file(run, SUMMARY_FILE, text)
         return
+    from autolog.plots import spec
+
+    _write_report(run, SUMMARY_FILE, spec.model_summary(
+        "model", NAME, title=f"{type(results.model).__name__} results"))
+
+
+def _write_report(run: Any, artifact_file: str, report: dict[str, Any]) -> None:
     from autolog.plots import SPEC_SUFFIX, spec
     from autolog.store import artifacts
 
     repo = artifacts.repository(run.info.artifact_uri)
-    # A second fit in the same run replaces the model: a summary cached from the first one
+    # A second fit in the same run replaces the model: a report cached from the first one
     # must go (with its spec), or readers would keep getting it.
-    repo.delete(SUMMARY_FILE)
-    repo.write_bytes(SUMMARY_FILE + SPEC_SUFFIX, spec.dumps(spec.model_summary(
-        "model", NAME, title=f"{type(results.model).__name__} results")))
+    repo.delete(artifact_file)
+    repo.write_bytes(artifact_file + SPEC_SUFFIX, spec.dumps(report))
 
 
-def _write_coefficients(run: Any, results: Any) -> None:
+def _write_coefficients(run: Any, results: Any, lazy: bool = False) -> None:
+    """``coefficients.csv``: its spec (rendered on read from the saved ``model``) or the table."""
+    if lazy:
+        from autolog.plots import spec
+
+        _write_report(run, COEFFICIENTS_FILE, spec.model_coefficients(
+            "model", NAME, title=f"{type(results.model).__name__} coefficients"))
+        return
     table = _results.coefficients(results)
     if table is not None:
         _write_file(run, COEFFICIENTS_FILE, _results.coefficients_csv(table))
@@ -456,15 +473,23 @@ class _Snapshot:
     serialised (a new, independent copy once loaded) while the big arrays (the training data,
     which statsmodels keeps by reference anyway) are shared, not copied."""
 
-    __slots__ = ("payload", "buffers", "remove_data")
+    __slots__ = ("payload", "buffers", "remove_data", "_copy")
 
     def __init__(self, payload: bytes, buffers: list[Any], remove_data: bool) -> None:
         self.payload = payload
         self.buffers = buffers
         self.remove_data = remove_data
+        self._copy: Any = None
 
     def load(self) -> Any:
+        """A new copy."""
         return pickle.loads(self.payload, buffers=self.buffers)
+
+    def shared(self) -> Any:
+        """One copy for the writer's readers and the model file (unpickled once)."""
+        if self._copy is None:
+            self._copy = self.load()
+        return self._copy
 
 
 def _snapshot(results: Any, remove_data: bool = False) -> _Snapshot:
@@ -475,7 +500,8 @@ def _snapshot(results: Any, remove_data: bool = False) -> _Snapshot:
 
 def _save(model: Any, folder: str) -> dict[str, Any]:
     snap = model if isinstance(model, _Snapshot) else _snapshot(model)
-    results = snap.load()  # a copy: remove_data() below never touches the user's results
+    # A copy: remove_data() below never touches the user's results (nor the writer's copy).
+    results = snap.load() if snap.remove_data else snap.shared()
     removed = False
     if snap.remove_data and callable(getattr(results, "remove_data", None)):
         results.remove_data()

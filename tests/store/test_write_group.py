@@ -85,3 +85,29 @@ def test_latest_metric_of_many_batches_in_one_transaction(sql):
     assert [(m.step, m.value) for m in sql.get_metric_history(a, "acc")] == [(1, 0.1), (3, 0.3), (3, 0.4)]
     sql.log_many([(a, [Metric("acc", 0.9, 1, 2)], [], [])])  # older than the stored latest
     assert sql.get_run(a).data.metrics["acc"] == 0.4
+
+
+def test_a_driver_error_inside_a_group_is_a_storage_error_and_stores_nothing(sql):
+    # The group's statements run on SQLite's cursor directly: the driver's own errors must
+    # still reach the store's boundary (rolled back, StorageError), as SQLAlchemy's would.
+    run_id = "e" * 32
+    sql.write_group([create(run_id)], [], [], [])
+    other = "f" * 32
+    with pytest.raises(StorageError, match="UNIQUE"):
+        sql.write_group([create(other), create(run_id)],
+                        [(other, [Metric("acc", 0.1, 1, 0)], [Param("p", "1")], [])], [], [])
+    with pytest.raises(NotFoundError):
+        sql.get_run(other)
+    assert sql.get_run(run_id).data.params == {}
+
+
+def test_nan_and_boolean_columns_survive_the_driver_path(sql):
+    run_id = "9" * 32
+    sql.write_group([create(run_id)],
+                    [(run_id, [Metric("loss", float("nan"), 5, 0), Metric("acc", 0.5, 6, 1)], [], [])],
+                    [], [])
+    import math
+
+    run = sql.get_run(run_id)
+    assert math.isnan(run.data.metrics["loss"]) and run.data.metrics["acc"] == 0.5
+    assert [m.step for m in sql.get_metric_history(run_id, "acc")] == [1]

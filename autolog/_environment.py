@@ -169,7 +169,7 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
         from autolog.entities import RunTag
 
         if "requirements" in wanted:
-            _write(artifact_uri, REQUIREMENTS_FILE, requirements_text().encode())
+            _write(artifact_uri, REQUIREMENTS_FILE, _requirements_bytes(), shared=True)
         dirty, diff = git_state(source_dir) if wanted & {"git", "git_diff"} else (None, None)
         if dirty and diff and "git_diff" in wanted:
             _write(artifact_uri, DIFF_FILE, diff)
@@ -196,10 +196,20 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
         logging.getLogger("autolog").warning("autolog: could not record the environment of run %s: %r", run_id, exc)
 
 
-def _write(artifact_uri: str, artifact_file: str, data: bytes) -> None:
+def _write(artifact_uri: str, artifact_file: str, data: bytes, shared: bool = False) -> None:
     from autolog.store import artifacts
 
-    artifacts.repository(artifact_uri).write_bytes(artifact_file, data)
+    repo = artifacts.repository(artifact_uri)
+    local = getattr(repo, "inner", repo)
+    if shared and isinstance(local, artifacts.LocalArtifactRepository):
+        local.write_bytes(artifact_file, data, shared=True)  # the same bytes every run: linked
+    else:
+        repo.write_bytes(artifact_file, data)
+
+
+@lru_cache(maxsize=1)
+def _requirements_bytes() -> bytes:
+    return requirements_text().encode()
 
 
 @lru_cache(maxsize=1)

@@ -126,6 +126,8 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
     Raises:
         InvalidInputError: ``path`` exists and is not empty.
     """
+    from autolog.store._local_files import write_file
+
     if os.path.isdir(path) and os.listdir(path):
         raise InvalidInputError(f"Cannot save a model into {path!r}: the folder is not empty.")
     chosen = get_flavor(flavor) if isinstance(flavor, str) else (flavor or flavor_for(model))
@@ -159,12 +161,14 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
             with open(os.path.join(staging, EXAMPLE_FILE), "w") as fh:
                 json.dump(_example_json(input_example), fh, default=str)
             meta["input_example"] = EXAMPLE_FILE
-        with open(os.path.join(staging, META_FILE), "w") as fh:
-            fh.write(json.dumps(meta, indent=2, default=str))  # one write, not one per token
+        # One write each, not one per token; the pins, the same for every model of the flavor,
+        # hard-linked to an earlier copy.
+        write_file(os.path.join(staging, META_FILE),
+                   json.dumps(meta, indent=2, default=str).encode("utf-8"))
         pins = [f"{d}=={v}" for d in dict.fromkeys(("numpy", *chosen.requirements))
                 if (v := _dist_version(d))]
-        with open(os.path.join(staging, REQUIREMENTS_FILE), "w") as fh:
-            fh.write("\n".join(pins) + "\n")
+        write_file(os.path.join(staging, REQUIREMENTS_FILE), ("\n".join(pins) + "\n").encode(),
+                   shared=True)
         if os.path.isdir(path):
             os.rmdir(path)
         os.replace(staging, path)  # a reader sees the whole model folder or none

@@ -172,20 +172,20 @@ class LocalArtifactRepository(ArtifactRepository):
         except OSError as exc:
             raise StorageError(f"Could not store artifacts from {local_dir!r}: {exc}") from exc
 
-    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+    def write_bytes(self, artifact_file: str, data: bytes, shared: bool = False) -> None:
+        """Write one file atomically; ``shared``: bytes that many runs repeat, hard-linked to
+        an earlier copy where possible (:mod:`autolog.store._local_files`)."""
+        from autolog.store._local_files import write_file
+
         path = self.local_path(artifact_file)
         try:
-            tmp = f"{path}.tmp{os.getpid()}"
             try:
-                fh = open(tmp, "wb")
+                write_file(path, data, shared)
             except FileNotFoundError:
                 # The folder is created only when missing: a run writes several files into
                 # the same folder, and makedirs costs syscalls even when it exists.
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                fh = open(tmp, "wb")
-            with fh:
-                fh.write(data)
-            os.replace(tmp, path)  # readers never see a half-written file
+                write_file(path, data, shared)
         except OSError as exc:
             raise StorageError(f"Could not write artifact {artifact_file!r}: {exc}") from exc
 

@@ -39,9 +39,9 @@ def _hash_array(h: Any, arr: Any) -> None:
     if arr.nbytes <= FULL_HASH_BYTES and contiguous:
         h.update(memoryview(arr).cast("B"))
         return
-    sample = arr[_sample_index(arr.shape[0])] if arr.ndim else arr
-    h.update(np.ascontiguousarray(sample).tobytes())
-    if contiguous and arr.nbytes <= CHECKSUM_BYTES:
+    index = _sample_index(arr.shape[0]) if arr.ndim else slice(None)
+    h.update(np.ascontiguousarray(arr[index]).tobytes())
+    if contiguous and arr.nbytes <= CHECKSUM_BYTES and not isinstance(index, slice):
         raw = memoryview(arr).cast("B")
         words = np.frombuffer(raw, dtype=np.uint64, count=len(raw) // 8)
         h.update(np.add.reduce(words, dtype=np.uint64).tobytes())

@@ -83,3 +83,16 @@ def test_a_forests_run_records_sklearns_values():
         roc_auc_score(y, proba[:, 1]), abs=1e-9)
     stored = json.loads(Path(run.info.artifact_uri, "feature_importance.json").read_text())
     assert list(stored.values()) == model.feature_importances_.tolist()
+
+
+def test_a_forests_signature_without_training_metrics_describes_its_predict():
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _data(3)
+    autolog.sklearn.autolog(log_training_metrics=False)
+    model = RandomForestClassifier(n_estimators=15, random_state=0).fit(X, y)
+    run = only_run()
+    meta = json.loads(Path(run.info.artifact_uri, "model", "model.json").read_text())
+    expected = model.predict(X[:5])
+    assert meta["signature"]["outputs"] == [{"type": "tensor", "dtype": str(expected.dtype), "shape": [-1]}]
+    assert "training_accuracy_score" not in run.data.metrics

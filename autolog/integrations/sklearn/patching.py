@@ -225,6 +225,14 @@ def _parallel_call(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, 
                    kwargs: dict[str, Any]) -> Any:
     if _patch.current_call() is None or not args or not _config.is_enabled(NAME):
         return wrapped(*args, **kwargs)
+    try:
+        # One job: joblib runs the tasks here, in this thread, which sees the nesting state
+        # (a forest's 100 trees would each pay for the mark).
+        sequential = instance._effective_n_jobs() == 1  # joblib's own, private: checked
+    except Exception:  # noqa: BLE001 - an unknown joblib: mark, as always
+        sequential = False
+    if sequential:
+        return wrapped(*args, **kwargs)
 
     def marking(items: Any) -> Any:
         for item in items:

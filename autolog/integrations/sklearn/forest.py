@@ -77,8 +77,16 @@ def feature_importances(estimator: Any) -> Any:
     trees = getattr(estimator, "estimators_", None)
     if trees is None or not all(hasattr(t, "tree_") for t in trees):
         return getattr(estimator, "feature_importances_", None)
-    found = [t.tree_.compute_feature_importances() for t in trees if t.tree_.node_count > 1]
+    found = [t.tree_.compute_feature_importances(normalize=False) for t in trees
+             if t.tree_.node_count > 1]
     if not found:
         return np.zeros(estimator.n_features_in_, dtype=np.float64)
-    mean = np.mean(found, axis=0, dtype=np.float64)
+    # Each tree's normalisation (its importances over their sum, when positive), done for all
+    # trees at once: numpy sums each row as np.sum sums one tree's (the same pairwise order),
+    # without a Python-level np.sum call per tree.
+    each = np.array(found, dtype=np.float64)
+    totals = np.add.reduce(each, axis=1)
+    positive = totals > 0.0
+    each[positive] /= totals[positive][:, None]
+    mean = np.mean(each, axis=0, dtype=np.float64)
     return mean / np.sum(mean)

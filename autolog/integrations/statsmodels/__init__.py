@@ -270,7 +270,7 @@ def _after(call: Call, results: Any) -> None:
 
     def task() -> None:
         try:
-            context.run(_background, run, settings, snap, live)
+            context.run(_background, run, settings, snap, live, call.managed)
         finally:
             _BACKLOG.leave()
 
@@ -318,7 +318,8 @@ class _Backlog:
 _BACKLOG = _Backlog(limit=8)
 
 
-def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", live: Any) -> None:
+def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", live: Any,
+                fresh: bool = False) -> None:
     """The writer thread's part: everything that reads the results at leisure.
 
     It reads an unpickled copy, which shares only read-only use of the arrays with the user's
@@ -334,14 +335,15 @@ def _background(run: Any, settings: dict[str, Any], snap: "_Snapshot | None", li
         if settings.get("log_models") and snap is not None:
             # First, while the copy is as fitted: the reports below fill its caches (residuals,
             # standard errors), which would otherwise be pickled into the model too.
-            saved = bool(safe_call(NAME, "log_model", _save_model, run, settings, results, snap))
+            saved = bool(safe_call(NAME, "log_model", _save_model, run, settings, results, snap,
+                                   fresh))
         if settings.get("log_datasets"):
             safe_call(NAME, "log_dataset", _log_datasets, run, results)
         # A lazy report is rendered from the saved model, so its spec is written only once the
         # model folder is there (and the data is in it).
         lazy = saved and snap is not None and not snap.remove_data and settings.get("plots", "lazy") == "lazy"
-        safe_call(NAME, COEFFICIENTS_FILE, _write_coefficients, run, results, lazy)
-        safe_call(NAME, SUMMARY_FILE, _write_summary, run, results, lazy)
+        safe_call(NAME, COEFFICIENTS_FILE, _write_coefficients, run, results, lazy, fresh)
+        safe_call(NAME, SUMMARY_FILE, _write_summary, run, results, lazy, fresh)
 
 
 # -- params --------------------------------------------------------------------------------------
@@ -373,7 +375,7 @@ def _write_file(run: Any, artifact_file: str, text: str) -> None:
     artifacts.repository(run.info.artifact_uri).write_bytes(artifact_file, text.encode("utf-8"))
 
 
-def _write_summary(run: Any, results: Any, lazy: bool = False) -> None:
+def _write_summary(run: Any, results: Any, lazy: bool = False, fresh: bool = False) -> None:
     """``model_summary.txt``: its spec (rendered on read from the saved ``model``) or the text."""
     if not lazy:
         text = _results.summary_text(results)
@@ -383,27 +385,29 @@ def _write_summary(run: Any, results: Any, lazy: bool = False) -> None:
     from autolog.plots import spec
 
     _write_report(run, SUMMARY_FILE, spec.model_summary(
-        "model", NAME, title=f"{type(results.model).__name__} results"))
+        "model", NAME, title=f"{type(results.model).__name__} results"), fresh)
 
 
-def _write_report(run: Any, artifact_file: str, report: dict[str, Any]) -> None:
+def _write_report(run: Any, artifact_file: str, report: dict[str, Any], fresh: bool = False) -> None:
     from autolog.plots import SPEC_SUFFIX, spec
     from autolog.store import artifacts
 
     repo = artifacts.repository(run.info.artifact_uri)
     # A second fit in the same run replaces the model: a report cached from the first one
-    # must go (with its spec), or readers would keep getting it.
-    repo.delete(artifact_file)
+    # must go (with its spec), or readers would keep getting it. A run this fit started
+    # (``fresh``) has none.
+    if not fresh:
+        repo.delete(artifact_file)
     repo.write_bytes(artifact_file + SPEC_SUFFIX, spec.dumps(report))
 
 
-def _write_coefficients(run: Any, results: Any, lazy: bool = False) -> None:
+def _write_coefficients(run: Any, results: Any, lazy: bool = False, fresh: bool = False) -> None:
     """``coefficients.csv``: its spec (rendered on read from the saved ``model``) or the table."""
     if lazy:
         from autolog.plots import spec
 
         _write_report(run, COEFFICIENTS_FILE, spec.model_coefficients(
-            "model", NAME, title=f"{type(results.model).__name__} coefficients"))
+            "model", NAME, title=f"{type(results.model).__name__} coefficients"), fresh)
         return
     table = _results.coefficients(results)
     if table is not None:
@@ -425,7 +429,8 @@ def _log_datasets(run: Any, results: Any) -> None:
             _common.log_dataset(run, values, "train", name=role)
 
 
-def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapshot") -> bool:
+def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapshot",
+                fresh: bool = False) -> bool:
     from autolog.models import infer_signature, save_model
 
     example = signature = None
@@ -442,7 +447,8 @@ def _save_model(run: Any, settings: dict[str, Any], results: Any, snap: "_Snapsh
     from autolog.store.artifacts import repository
 
     repo = repository(run.info.artifact_uri)
-    _clear_previous_model(repo)
+    if not fresh:  # a run this fit started holds no model of an earlier fit
+        _clear_previous_model(repo)
     # Not _common.log_model: the snapshot already taken on the training path is the model (no
     # second pickle), and it carries the log_models_without_data choice.
     with repo.folder_to_log("model") as path:

@@ -164,11 +164,11 @@ def save_model(model: Any, path: str, *, flavor: Flavor | str | None = None,
         # One write each, not one per token; the pins, the same for every model of the flavor,
         # hard-linked to an earlier copy.
         write_file(os.path.join(staging, META_FILE),
-                   json.dumps(meta, indent=2, default=str).encode("utf-8"))
+                   json.dumps(meta, indent=2, default=str).encode("utf-8"), atomic=False)
         pins = [f"{d}=={v}" for d in dict.fromkeys(("numpy", *chosen.requirements))
                 if (v := _dist_version(d))]
         write_file(os.path.join(staging, REQUIREMENTS_FILE), ("\n".join(pins) + "\n").encode(),
-                   shared=True)
+                   shared=True, atomic=False)
         if os.path.isdir(path):
             os.rmdir(path)
         os.replace(staging, path)  # a reader sees the whole model folder or none

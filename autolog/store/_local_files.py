@@ -24,11 +24,14 @@ _shared: dict[bytes, tuple[str, int, int]] = {}
 _lock = threading.Lock()
 
 
-def write_file(path: str, data: bytes, shared: bool = False) -> None:
-    """Write ``data`` at ``path`` (a file in an existing folder), replacing it atomically.
+def write_file(path: str, data: bytes, shared: bool = False, atomic: bool = True) -> None:
+    """Write ``data`` at ``path`` (a file in an existing folder), replacing it atomically;
+    ``atomic=False`` creates a new file in place (never an existing one, which may be a hard
+    link shared with other runs), for a folder no reader sees yet (a model folder being staged).
 
     Raises:
         FileNotFoundError: the folder does not exist (the caller creates it and retries).
+        FileExistsError: ``atomic=False`` and the file exists.
         OSError: the disk refused the write.
     """
     if shared and len(data) <= SHARED_MAX_BYTES:
@@ -36,8 +39,9 @@ def write_file(path: str, data: bytes, shared: bool = False) -> None:
             source = _shared.get(data)
         if source is not None and _link(source, path):
             return
-    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
+    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}" if atomic else path
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags | (os.O_TRUNC if atomic else os.O_EXCL), 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -48,7 +52,8 @@ def write_file(path: str, data: bytes, shared: bool = False) -> None:
         os.unlink(tmp)
         raise
     os.close(fd)
-    os.replace(tmp, path)
+    if atomic:
+        os.replace(tmp, path)
     if stat is not None and len(data) <= SHARED_MAX_BYTES:
         with _lock:
             if len(_shared) >= _SHARED_MAX_ENTRIES:

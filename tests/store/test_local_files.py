@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 import autolog
 from autolog.store import _local_files
 from autolog.store._local_files import write_file
@@ -62,3 +64,16 @@ def test_runs_share_one_requirements_file_with_the_same_content(tmp_path):
     texts = [Path(p).read_text(encoding="utf-8") for p in paths]
     assert texts[0] == texts[1] and "==" in texts[0]
     assert os.stat(paths[0]).st_ino == os.stat(paths[1]).st_ino
+
+
+def test_a_non_atomic_write_leaves_no_temporary_name(tmp_path):
+    write_file(str(tmp_path / "staged.json"), b"[1]", atomic=False)
+    assert os.listdir(tmp_path) == ["staged.json"]
+    assert (tmp_path / "staged.json").read_bytes() == b"[1]"
+    # Never through an existing name: it may be a hard link that other runs share.
+    data = b"pins\n" + os.urandom(8)
+    write_file(str(tmp_path / "a.txt"), data, shared=True)
+    write_file(str(tmp_path / "b.txt"), data, shared=True)
+    with pytest.raises(FileExistsError):
+        write_file(str(tmp_path / "b.txt"), b"other", atomic=False)
+    assert (tmp_path / "a.txt").read_bytes() == data

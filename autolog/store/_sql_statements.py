@@ -115,15 +115,15 @@ def execute(conn: sa.Connection, stmt: Any,
         sqlalchemy.exc.DBAPIError: the database failed (the driver's error, wrapped as
             SQLAlchemy wraps it, for the store's one error boundary).
     """
-    many = not isinstance(rows, Mapping)
-    first = rows[0] if many and rows else rows
-    if conn.dialect.name != "sqlite" or not first:
+    batch: Sequence[Mapping[str, Any]] = [rows] if isinstance(rows, Mapping) else rows
+    if conn.dialect.name != "sqlite" or not batch or not batch[0]:
         conn.execute(stmt, rows)
         return
-    names = tuple(first)  # type: ignore[arg-type]
+    names = tuple(batch[0])
     key = (id(stmt), names)
-    plan = _plans.get(key, False)
-    if plan is False:
+    if key in _plans:
+        plan = _plans[key]
+    else:
         plan = _plans[key] = _plan(conn, stmt, names)
     if plan is None:
         conn.execute(stmt, rows)
@@ -131,10 +131,10 @@ def execute(conn: sa.Connection, stmt: Any,
     _, sql, values = plan
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if many:
-            cursor.executemany(sql, [values(r) for r in rows])  # type: ignore[union-attr]
+        if len(batch) > 1:
+            cursor.executemany(sql, [values(r) for r in batch])
         else:
-            cursor.execute(sql, values(rows))
+            cursor.execute(sql, values(batch[0]))
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
                                          dialect=conn.dialect) from exc

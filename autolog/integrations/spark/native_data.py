@@ -112,9 +112,18 @@ def _json(value: Any) -> str:
 
 
 def write_data(model: Any, java_class: str, folder: str, spark_version: str) -> None:
-    """Write ``folder/data`` for ``model`` (a class of :data:`DATA`) as Spark's writer would."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Write ``folder/data`` for ``model`` (a class of :data:`DATA`) as Spark's writer would.
+
+    Raises:
+        NotNative: pyarrow is not installed (the ``spark`` extra brings it).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        from autolog.integrations.spark.native_writer import NotNative
+
+        raise NotNative("pyarrow is not installed") from exc
     from pyspark.sql.types import StructField, StructType
 
     columns = DATA[java_class][1](model)

@@ -148,7 +148,20 @@ class _Writer:
             return obj
         copy = obj.copy()
         copy._paramMap, copy._defaultParamMap = dict(params), dict(defaults)
+        java = getattr(copy, "_java_obj", None)
+        if java is not None:
+            # The JVM copy holds the params set since the fit: unset those the fit had not set
+            # (the transfer before writing sets the others back to their fitted values).
+            kept = {p.name for p in params}
+            for name in json.loads(self._render(java))["paramMap"]:
+                if name not in kept:
+                    java.clear(java.getParam(name))
         return copy
+
+    def _render(self, java: Any) -> str:
+        none = self.jvm.scala.Option.empty()
+        writer = self.jvm.org.apache.spark.ml.util.DefaultParamsWriter
+        return str(writer.getMetadataToSave(java, self.jsc, none, none))
 
     def _get(self, obj: Any, name: str) -> Any:
         """A container's param as it was when frozen (Python-side, as Spark's writer reads it)."""
@@ -160,14 +173,12 @@ class _Writer:
         return obj.getOrDefault(name)
 
     def _java_metadata(self, obj: Any) -> str:
-        none = self.jvm.scala.Option.empty()
-        render = self.jvm.org.apache.spark.ml.util.DefaultParamsWriter.getMetadataToSave
-        text = render(obj._java_obj, self.jsc, none, none)
+        text = self._render(obj._java_obj)
         if not _agrees(json.loads(text), obj):
             # What Spark's Python writer does first; skipped when it would change nothing.
             obj._transfer_params_to_java()
-            text = render(obj._java_obj, self.jsc, none, none)
-        return str(text)
+            text = self._render(obj._java_obj)
+        return text
 
     def write(self, obj: Any, folder: str) -> None:
         if _is_pipeline(obj, "PipelineModel") or _is_pipeline(obj, "Pipeline"):

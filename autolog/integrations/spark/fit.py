@@ -4,8 +4,9 @@ Each thing recorded is one *step*, a function of this module looked up by name a
 run through ``safe_call``, so a failing step is reported once and the others still run (the
 fault-injection test replaces each in turn). Nothing here makes Spark run a job: params are
 read on the Python side, the dataset fingerprint comes from the schema and the logical plan,
-the signature from the schemas, and the model is snapshot with ``copy()`` and saved by Spark's
-writer on autolog's writer thread (the save's own jobs are the only ones autolog causes).
+the signature from the schemas (each JVM stage's ``transformSchema``), and the model snapshot
+without a JVM call and saved on autolog's writer thread, with no job for the supported classes
+(:mod:`.native_writer`).
 
 Fits that pyspark runs on its own pool threads for a logged fit (a tuner's candidates,
 OneVsRest's classifiers) are recognised by a Spark *local property* that the logged fit sets

@@ -139,7 +139,8 @@ class _Writer:
         if sc is None:
             raise RuntimeError("no active SparkContext")
         self.frozen, self.spark_save = frozen, spark_save
-        self.jvm, self.jsc, self.version = sc._jvm, sc._jsc.sc(), sc.version
+        self.jvm: Any = sc._jvm
+        self.jsc, self.version = sc._jsc.sc(), sc.version
 
     def _as_fitted(self, obj: Any) -> Any:
         """``obj`` with the params it had when frozen (a copy if they changed since)."""

@@ -90,8 +90,9 @@ def _cross_validator(df):
 
 def _train_validation_split(df):
     lr = LogisticRegression(maxIter=2)
-    return TrainValidationSplit(estimator=lr, estimatorParamMaps=_grid(lr), trainRatio=0.6,
-                                evaluator=BinaryClassificationEvaluator()).fit(assembler().transform(df))
+    tvs = TrainValidationSplit(estimator=lr, estimatorParamMaps=_grid(lr), trainRatio=0.6,
+                               evaluator=BinaryClassificationEvaluator())
+    return tvs.fit(assembler().transform(df))
 
 
 BUILDERS = [_pipeline, _regression, _multinomial_alone, _cross_validator, _train_validation_split]
@@ -176,7 +177,7 @@ def test_an_unsupported_stage_is_written_by_sparks_writer_in_its_place(spark_ses
     assert native_save(spark_session, model, tmp_path / "ours") > 0
     assert contents(tmp_path / "ours") == contents(tmp_path / "spark")
     indexer = next((tmp_path / "ours" / "stages").glob("0_*"))
-    assert [p.name for p in (indexer / "metadata").glob("part-*")][0].endswith("-c000.txt")
+    assert next((indexer / "metadata").glob("part-*")).name.endswith("-c000.txt")
     assembler_meta = next((tmp_path / "ours" / "stages").glob("1_*")) / "metadata"
     assert sorted(p.name for p in assembler_meta.iterdir()) == ["_SUCCESS", "part-00000"]
     loaded = PipelineModel.load(str(tmp_path / "ours"))
@@ -231,7 +232,7 @@ def test_a_failing_native_writer_hands_the_model_to_sparks_writer(spark_session,
     run = only_run()
     folder = Path(run.info.artifact_uri) / "model" / "sparkml"
     # Spark's writer's file names: the whole model was written again by Spark.
-    assert [p.name for p in (folder / "metadata").glob("part-*")][0].endswith("-c000.txt")
+    assert next((folder / "metadata").glob("part-*")).name.endswith("-c000.txt")
     loaded = autolog.spark.load_model(f"runs:/{run.info.run_id}/model")
     assert loaded.stages[-1].coefficients == model.stages[-1].coefficients
 
@@ -245,3 +246,18 @@ def test_under_strict_mode_a_native_writer_bug_is_not_hidden(frame, monkeypatch,
     with pytest.raises(RuntimeError, match="injected into the native writer"):
         flavor._save(model, str(tmp_path))
     assert not (tmp_path / flavor.MODEL_DIR).exists()
+
+
+def test_a_tuner_with_sub_models_is_left_to_sparks_writer(frame, tmp_path):
+    lr = LogisticRegression(maxIter=1)
+    model = CrossValidator(estimator=lr, numFolds=2, collectSubModels=True,
+                           estimatorParamMaps=ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0])
+                           .build(), evaluator=BinaryClassificationEvaluator()
+                           ).fit(assembler().transform(frame))
+    with pytest.raises(native_writer.NotNative, match="sub-models"):
+        native_writer.save(native_writer.freeze(model), str(tmp_path / "ours"),
+                           flavor._spark_write)
+    flavor._save(model, str(tmp_path / "flavor"))  # an expected hand-over, even when strict
+    folder = tmp_path / "flavor" / flavor.MODEL_DIR
+    assert (folder / "subModels").is_dir()
+    assert next((folder / "metadata").glob("part-*")).name.endswith("-c000.txt")

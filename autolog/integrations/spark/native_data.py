@@ -41,8 +41,8 @@ def _logistic_regression(model: Any) -> list[tuple[str, Any, bool, Any]]:
     from pyspark.sql.types import BooleanType, IntegerType
 
     # A private val of the Scala model; its accessor is public in the bytecode.
-    multinomial = getattr(model._java_obj,
-                          "org$apache$spark$ml$classification$LogisticRegressionModel$$isMultinomial")
+    accessor = "org$apache$spark$ml$classification$LogisticRegressionModel$$isMultinomial"
+    multinomial = getattr(model._java_obj, accessor)
     return [("numClasses", IntegerType(), False, model.numClasses),
             ("numFeatures", IntegerType(), False, model.numFeatures),
             ("interceptVector", _vector(), True, model.interceptVector),

@@ -37,6 +37,7 @@ PARAMS_ONLY_WRITER = "org.apache.spark.ml.util.DefaultParamsWriter"
 TUNERS = {"CrossValidatorModel": ("org.apache.spark.ml.tuning.CrossValidatorModel", "avgMetrics"),
           "TrainValidationSplitModel": ("org.apache.spark.ml.tuning.TrainValidationSplitModel",
                                         "validationMetrics")}
+TUNER_VERSIONS = ("4.0.",)
 SpSave = Callable[[Any, str], None]
 
 
@@ -124,8 +125,8 @@ def _same(java: Any, value: Any) -> bool:
 
 def _agrees(metadata: dict[str, Any], obj: Any) -> bool:
     """Whether the JVM object already holds every Python-side param value (set and default)."""
-    for section, mapping in (("paramMap", obj._paramMap), ("defaultParamMap", obj._defaultParamMap)):
-        java = metadata[section]
+    for section in ("paramMap", "defaultParamMap"):
+        java, mapping = metadata[section], getattr(obj, f"_{section}")
         if any(p.name not in java or not _same(java[p.name], v) for p, v in mapping.items()):
             return False
     return True
@@ -243,6 +244,11 @@ class _Writer:
         from pyspark.ml.param import Params
 
         name = type(obj).__name__
+        if not self.version.startswith(TUNER_VERSIONS):
+            # Composed here, not rendered by the JVM: only for the Spark versions tested.
+            raise NotNative(f"a tuner's model under Spark {self.version}")
+        if getattr(obj, "subModels", None):
+            raise NotNative("sub-models, which Spark's writer saves when they were collected")
         if any(isinstance(v, Params) for m in self._get(obj, "estimatorParamMaps")
                for v in m.values()):
             raise NotNative("a param map holding a stage")
@@ -260,7 +266,8 @@ class _Writer:
                   ("estimatorParamMaps", self._param_maps(obj))]
         values = (self.frozen.metrics if obj is self.frozen.model
                   else [float(v) for v in getattr(obj, TUNERS[name][1])])
-        extra = [(TUNERS[name][1], json.dumps(values, separators=(",", ":"))), ("persistSubModels", "false")]
+        extra = [(TUNERS[name][1], json.dumps(values, separators=(",", ":"))),
+                 ("persistSubModels", "false")]
         _write_metadata(folder, _composed(cls, obj.uid, params, defaults, extra, self.version))
         self.write(self._get(obj, "evaluator"), os.path.join(folder, "evaluator"))
         self.write(self._get(obj, "estimator"), os.path.join(folder, "estimator"))

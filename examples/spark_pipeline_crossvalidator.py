@@ -4,8 +4,8 @@ tuned by a CrossValidator, then scored on held-out data.
 One parent run records the pipeline's and the tuner's params, ``best_<param>`` of the winning
 map, ``search_results.csv`` and the fitted ``CrossValidatorModel`` in Spark's own format; a child
 run per param map carries its params and ``avg_areaUnderROC``; the evaluation on the test split
-lands in the parent as ``BinaryClassificationEvaluator_areaUnderROC``. The model is saved by
-Spark on autolog's writer thread; ``spark.stop()`` at the end waits for it.
+lands in the parent as ``BinaryClassificationEvaluator_areaUnderROC``. The model is saved on
+autolog's writer thread (without a Spark job); ``spark.stop()`` at the end waits for it.
 
 Run it with ``python examples/spark_pipeline_crossvalidator.py`` (needs ``pip install
 "autolog[spark]"`` and Java 17); runs go to ``$AUTOLOG_TRACKING_URI`` (default ``./autolog-runs``).

@@ -6,7 +6,7 @@ What an outermost ``Estimator.fit`` records (one run; in the active run if there
 * params of the estimator and of every nested stage, named as MLflow names them
   (:mod:`.params`); tags ``estimator_name`` and ``estimator_class``;
 * the training DataFrame's fingerprint (schema + logical plan, no job);
-* the fitted model as ``model``, saved by Spark's own writer (the ``spark`` flavor,
+* the fitted model as ``model``, in Spark's own format (the ``spark`` flavor,
   :mod:`.flavor`), with a signature from the schemas; ``autolog.load_model`` returns the native
   ``PipelineModel`` or model class;
 * for ``CrossValidator``/``TrainValidationSplit``: ``best_<param>``, ``search_results.csv``,
@@ -15,9 +15,11 @@ What an outermost ``Estimator.fit`` records (one run; in the active run if there
 * afterwards, ``evaluator.evaluate(model.transform(df))`` as ``<EvaluatorClass>_<metricName>``
   (:mod:`.evaluation`).
 
-The only Spark jobs autolog causes are those of saving the model (none with
-``log_models=False``); they run on autolog's writer thread, and ``SparkContext.stop`` first
-waits for pending saves, so a script ending with ``spark.stop()`` keeps its model.
+autolog runs no Spark job of its own: the model folder is written on the driver without one
+(:mod:`.native_writer`) except for stages of classes it does not know, which Spark's writer
+saves (their jobs are then the only ones autolog causes; none with ``log_models=False``). Saves
+run on autolog's writer thread, and ``SparkContext.stop`` first waits for pending saves, so a
+script ending with ``spark.stop()`` keeps its model.
 
 Limitations: fits of ``pyspark.ml.feature`` estimators on their own, and ``fit(df, [maps])``,
 start no run (as in MLflow). Spark Connect sessions get params and tags but no fingerprint.
@@ -52,7 +54,8 @@ def autolog(*, disable: bool = False, exclusive: bool = False, silent: bool = Fa
         disable: turn the integration off and restore the original methods.
         exclusive: log nothing into runs the user started.
         silent: no warnings from autolog's own failures (they still go to the log).
-        log_models: save the fitted model as ``model`` (Spark's writer; its jobs are the only
+        log_models: save the fitted model as ``model`` (Spark's format; the jobs of Spark's
+            writer, for stages autolog cannot write itself, are the only
             ones autolog runs).
         log_model_signatures: record the model's input and output columns, from schemas.
         log_datasets: record the training (and evaluated) DataFrames' fingerprints.

@@ -4,8 +4,9 @@ Each thing recorded is one *step*, a function of this module looked up by name a
 run through ``safe_call``, so a failing step is reported once and the others still run (the
 fault-injection test replaces each in turn). Nothing here makes Spark run a job: params are
 read on the Python side, the dataset fingerprint comes from the schema and the logical plan,
-the signature from the schemas, and the model is snapshot with ``copy()`` and saved by Spark's
-writer on autolog's writer thread (the save's own jobs are the only ones autolog causes).
+the signature from the schemas (each JVM stage's ``transformSchema``), and the model snapshot
+without a JVM call and saved on autolog's writer thread, with no job for the supported classes
+(:mod:`.native_writer`).
 
 Fits that pyspark runs on its own pool threads for a logged fit (a tuner's candidates,
 OneVsRest's classifiers) are recognised by a Spark *local property* that the logged fit sets
@@ -193,10 +194,45 @@ def writable(model: Any) -> bool:
     return isinstance(model, MLWritable)
 
 
+def _java_stages(model: Any) -> list[Any] | None:
+    """The JVM stages ``model.transform`` runs, in order; None if one is not a Java stage."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.wrapper import JavaParams
+
+    from autolog.integrations.spark import tuning
+
+    if tuning.is_tuned_model(model):
+        return _java_stages(model.bestModel)
+    if isinstance(model, PipelineModel):
+        stages: list[Any] = []
+        for stage in model.stages:
+            inner = _java_stages(stage)
+            if inner is None:
+                return None
+            stages += inner
+        return stages
+    return [model] if isinstance(model, JavaParams) and getattr(model, "_java_obj", None) else None
+
+
+def output_schema(model: Any, df: Any) -> Any:
+    """The schema of ``model.transform(df)``: each JVM stage's ``transformSchema`` (one call
+    each, a tenth of what building the transformed DataFrame costs), or ``transform`` itself
+    where a stage is Python. A fitted model's JVM params are those of its fit."""
+    from pyspark.sql.types import _parse_datatype_json_string
+
+    stages = _java_stages(model)
+    if stages is None:
+        return model.transform(df).schema
+    schema = df._jdf.schema()
+    for stage in stages:
+        schema = stage._java_obj.transformSchema(schema)
+    return _parse_datatype_json_string(schema.json())
+
+
 def signature(call: Call, model: Any) -> Any:
     """Inputs: the training DataFrame's columns but the label and weight (unless a stage reads
     them); outputs: the prediction column the model adds (or every column it adds). Both from
-    schemas: ``transform`` only builds a plan."""
+    schemas: no DataFrame is built."""
     from autolog.models import ModelSignature
 
     df = call.state["dataset"]
@@ -215,7 +251,7 @@ def signature(call: Call, model: Any) -> Any:
     inputs = [{"name": f.name, "type": f.dataType.simpleString()} for f in schema.fields
               if f.name not in targets - read]
     known = set(schema.names)
-    added = [f for f in model.transform(df).schema.fields if f.name not in known]
+    added = [f for f in output_schema(model, df).fields if f.name not in known]
     predictions = [k for k in flat if k == "predictionCol" or k.endswith(".predictionCol")]
     chosen = [f for f in added if predictions and f.name == flat[predictions[-1]]] or added
     outputs = [{"name": f.name, "type": f.dataType.simpleString()} for f in chosen]

@@ -9,15 +9,22 @@ written to a temporary folder on Spark's default file system (``AUTOLOG_SPARK_DF
 default ``/tmp/autolog-spark``) and copied to the local folder through Hadoop's FileSystem API,
 as MLflow's ``dfs_tmpdir`` does. Loading does the reverse.
 
-``snapshot`` is ``model.copy()``: a new JVM object with the same fitted data (fitted models are
-immutable; only their params can change later), so the save itself runs on autolog's writer
-thread and the fit returns at once.
+Most models never reach Spark's writer: :mod:`.native_writer` writes the same folder on the
+driver without a Spark job (Spark's writer costs a few jobs per stage), with Spark's writer
+still used for any stage it does not support, and for the whole model if it fails (under
+``AUTOLOG_STRICT=1`` its failure is raised instead, so that tests see it).
+
+``snapshot`` takes what the save needs on the training path without calling the JVM where it
+can (:func:`.native_writer.freeze`: the params as they are now; fitted data never changes), and
+``model.copy()`` otherwise; the save itself runs on autolog's writer thread.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import shutil
 import uuid
 from typing import Any
 
@@ -26,6 +33,8 @@ from autolog.models._flavors import Flavor
 MODEL_DIR = "sparkml"
 DFS_TMPDIR_ENV = "AUTOLOG_SPARK_DFS_TMPDIR"
 DEFAULT_DFS_TMPDIR = "/tmp/autolog-spark"
+
+logger = logging.getLogger("autolog")
 
 
 class Snapshot:
@@ -37,7 +46,16 @@ class Snapshot:
         self.model = model
 
 
-def snapshot(model: Any) -> Snapshot:
+def snapshot(model: Any) -> Any:
+    from autolog.integrations.spark import native_writer
+
+    try:
+        frozen = native_writer.freeze(model)
+    except Exception as exc:  # noqa: BLE001 - Spark's writer takes over
+        _native_failed(exc)
+        frozen = None
+    if frozen is not None:
+        return frozen
     try:
         return Snapshot(model.copy())
     except AssertionError:
@@ -81,10 +99,44 @@ def _local_uri(path: str) -> str:
     return "file://" + os.path.abspath(path)
 
 
+def _native_failed(exc: Exception) -> None:
+    from autolog.integrations.spark.native_writer import NotNative
+
+    # A part Spark's writer must write is expected; any other failure is a bug of ours.
+    if not isinstance(exc, NotNative) and os.environ.get("AUTOLOG_STRICT") == "1":
+        raise exc
+    logger.info("autolog: Spark's own writer saves this model (%s: %s)", type(exc).__name__, exc)
+
+
 def _save(model: Any, folder: str) -> dict[str, Any]:
-    live = model.model if isinstance(model, Snapshot) else model
-    sc = _context(start=False)
+    from autolog.integrations.spark import native_writer
+
     target = os.path.join(folder, MODEL_DIR)
+    frozen = model if isinstance(model, native_writer.Frozen) else None
+    if frozen is None and not isinstance(model, Snapshot):
+        frozen = native_writer.freeze(model)  # saved without a snapshot: frozen now
+    live = frozen.model if frozen else model.model if isinstance(model, Snapshot) else model
+    if frozen is not None:
+        try:
+            native_writer.save(frozen, target, _spark_write)
+        except Exception as exc:  # noqa: BLE001 - Spark's writer takes over
+            shutil.rmtree(target, ignore_errors=True)
+            _native_failed(exc)
+        else:
+            return _flavor_meta(live)
+    _spark_write(live, target)
+    return _flavor_meta(live)
+
+
+def _flavor_meta(live: Any) -> dict[str, Any]:
+    cls = type(live)
+    return {"model_dir": MODEL_DIR, "spark_class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def _spark_write(live: Any, target: str) -> None:
+    """Spark's own writer: straight into ``target`` with a local master, through the DFS
+    staging folder otherwise."""
+    sc = _context(start=False)
     tmpdir = _dfs_tmpdir(sc)
     if tmpdir is None:
         live.write().save(_local_uri(target))
@@ -98,8 +150,6 @@ def _save(model: Any, folder: str) -> dict[str, Any]:
             fs.copyToLocalFile(False, src, dst, True)
         finally:
             fs.delete(src, True)
-    cls = type(live)
-    return {"model_dir": MODEL_DIR, "spark_class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 def _model_class(metadata: dict[str, Any]) -> Any:

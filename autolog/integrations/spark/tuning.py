@@ -32,6 +32,13 @@ def is_tuner(estimator: Any) -> bool:
     return bool(tuners) and isinstance(estimator, tuners)
 
 
+def is_tuned_model(model: Any) -> bool:
+    module = sys.modules.get("pyspark.ml.tuning")
+    models = tuple(getattr(module, n) for n in ("CrossValidatorModel", "TrainValidationSplitModel")
+                   if hasattr(module, n))
+    return bool(models) and isinstance(model, models)
+
+
 def _metric_columns(model: Any, metric: str) -> dict[str, list[float]]:
     """Each map's figures, by column name; the first column ranks the maps."""
     if hasattr(model, "avgMetrics"):

@@ -46,14 +46,19 @@ class Snapshot:
         self.model = model
 
 
-def snapshot(model: Any) -> Any:
+def _freeze(model: Any) -> Any:
+    """The native writer's frozen copy of ``model``, or None when Spark's writer must save it."""
     from autolog.integrations.spark import native_writer
 
     try:
-        frozen = native_writer.freeze(model)
+        return native_writer.freeze(model)
     except Exception as exc:  # noqa: BLE001 - Spark's writer takes over
         _native_failed(exc)
-        frozen = None
+        return None
+
+
+def snapshot(model: Any) -> Any:
+    frozen = _freeze(model)
     if frozen is not None:
         return frozen
     try:
@@ -100,10 +105,11 @@ def _local_uri(path: str) -> str:
 
 
 def _native_failed(exc: Exception) -> None:
+    from autolog.integrations import _config
     from autolog.integrations.spark.native_writer import NotNative
 
     # A part Spark's writer must write is expected; any other failure is a bug of ours.
-    if not isinstance(exc, NotNative) and os.environ.get("AUTOLOG_STRICT") == "1":
+    if not isinstance(exc, NotNative) and _config.strict():
         raise exc
     logger.info("autolog: Spark's own writer saves this model (%s: %s)", type(exc).__name__, exc)
 
@@ -114,7 +120,7 @@ def _save(model: Any, folder: str) -> dict[str, Any]:
     target = os.path.join(folder, MODEL_DIR)
     frozen = model if isinstance(model, native_writer.Frozen) else None
     if frozen is None and not isinstance(model, Snapshot):
-        frozen = native_writer.freeze(model)  # saved without a snapshot: frozen now
+        frozen = _freeze(model)  # saved without a snapshot: frozen now
     live = frozen.model if frozen else model.model if isinstance(model, Snapshot) else model
     if frozen is not None:
         try:

@@ -199,12 +199,8 @@ def _record(store: Any, run_id: str, artifact_uri: str, source_dir: str,
 def _write(artifact_uri: str, artifact_file: str, data: bytes, shared: bool = False) -> None:
     from autolog.store import artifacts
 
-    repo = artifacts.repository(artifact_uri)
-    local = getattr(repo, "inner", repo)
-    if shared and isinstance(local, artifacts.LocalArtifactRepository):
-        local.write_bytes(artifact_file, data, shared=True)  # the same bytes every run: linked
-    else:
-        repo.write_bytes(artifact_file, data)
+    # shared: the same bytes every run (a local folder hard-links them to an earlier copy).
+    artifacts.repository(artifact_uri).write_bytes(artifact_file, data, shared=shared)
 
 
 @lru_cache(maxsize=1)

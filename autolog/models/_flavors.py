@@ -25,18 +25,22 @@ class Flavor(_Entity):
         snapshot: optional ``snapshot(model) -> object`` taking an independent, cheap copy
             (serialised bytes, say) that ``save`` accepts later on the writer thread, so that
             autologging never writes model files on the training path.
+        coefficients: optional ``coefficients(model) -> str | None``, the model's coefficient
+            table as CSV (``docs/plot-specs.md``, kind ``model_coefficients``), for the reports
+            rendered on first read; None where the model has no coefficients.
     """
 
-    __slots__ = ("name", "save", "load", "requirements", "snapshot")
+    __slots__ = ("name", "save", "load", "requirements", "snapshot", "coefficients")
     name: str
     save: Callable[[Any, str], dict[str, Any]]
     load: Callable[[str, dict[str, Any]], Any]
     requirements: tuple[str, ...]
     snapshot: Callable[[Any], Any] | None
+    coefficients: Callable[[Any], str | None] | None
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        return {"requirements": (), "snapshot": None}
+        return {"requirements": (), "snapshot": None, "coefficients": None}
 
 
 # flavor name -> (integration module, top-level packages of the classes it handles)

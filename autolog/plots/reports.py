@@ -52,20 +52,20 @@ def render(spec: Mapping[str, Any], artifact_file: str, repo: ArtifactRepository
 
 
 def _coefficients(model: Any, flavor: str, artifact_file: str) -> bytes:
-    if flavor != "statsmodels":  # the one flavor with a coefficient table today
+    from autolog import models
+
+    # The flavor knows its models' coefficient table (statsmodels' today): the plots package
+    # imports no integration.
+    table = models.get_flavor(flavor).coefficients
+    if table is None:
         raise PlotError(f"Cannot render {artifact_file!r}: no coefficient table for {flavor!r} models.")
-    import numpy as np
-
-    from autolog.integrations.statsmodels import results
-
     try:
-        with np.errstate(all="ignore"):  # as at fit time: inference on a degenerate fit
-            table = results.coefficients(model)
+        text = table(model)
     except Exception as exc:  # noqa: BLE001 - a framework error becomes ours, chained
         raise PlotError(f"Rendering {artifact_file!r} failed: {exc!r}") from exc
-    if table is None:
+    if text is None:
         raise PlotError(f"Cannot render {artifact_file!r}: the model has no coefficients.")
-    return results.coefficients_csv(table).encode("utf-8")
+    return text.encode("utf-8")
 
 
 def _load(repo: ArtifactRepository, model_path: str, flavor: str, artifact_file: str) -> Any:

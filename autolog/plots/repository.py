@@ -41,8 +41,8 @@ class PlotRepository(ArtifactRepository):
     def log_dir(self, local_dir: str, artifact_path: str | None = None) -> None:
         self.inner.log_dir(local_dir, artifact_path)
 
-    def write_bytes(self, artifact_file: str, data: bytes) -> None:
-        self.inner.write_bytes(artifact_file, data)
+    def write_bytes(self, artifact_file: str, data: bytes, shared: bool = False) -> None:
+        self.inner.write_bytes(artifact_file, data, shared)
 
     def delete(self, path: str | None = None) -> None:
         self.inner.delete(path)

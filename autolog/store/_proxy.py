@@ -73,7 +73,7 @@ class ProxyArtifactRepository(ArtifactRepository):
     def _request(self, method: str, path: str | None, **kw: Any) -> Any:
         return self.session.request(method, self._url(path), raw=True, **kw)
 
-    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+    def write_bytes(self, artifact_file: str, data: bytes, shared: bool = False) -> None:
         self._request("PUT", artifact_file, content=data)
 
     def log_file(self, local_path: str, artifact_path: str | None = None) -> None:

@@ -70,8 +70,12 @@ class ArtifactRepository(abc.ABC):
         """
 
     @abc.abstractmethod
-    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+    def write_bytes(self, artifact_file: str, data: bytes, shared: bool = False) -> None:
         """Store ``data`` as ``artifact_file``, replacing any file there.
+
+        ``shared``: a hint that many runs store these same bytes (a requirements list); a
+        backend may store them once and share them (the local folder hard-links them); others
+        ignore it.
 
         Raises:
             StorageError: the backend failed.

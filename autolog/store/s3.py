@@ -121,7 +121,7 @@ class S3ArtifactRepository(ArtifactRepository):
                 with _translated(self, key, "store"):
                     self._upload(os.path.join(dirpath, name), key)
 
-    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+    def write_bytes(self, artifact_file: str, data: bytes, shared: bool = False) -> None:
         key = self._key(artifact_file)
         with _translated(self, key, "write"):
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)

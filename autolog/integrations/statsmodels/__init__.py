@@ -409,9 +409,9 @@ def _write_coefficients(run: Any, results: Any, lazy: bool = False, fresh: bool 
         _write_report(run, COEFFICIENTS_FILE, spec.model_coefficients(
             "model", NAME, title=f"{type(results.model).__name__} coefficients"), fresh)
         return
-    table = _results.coefficients(results)
-    if table is not None:
-        _write_file(run, COEFFICIENTS_FILE, _results.coefficients_csv(table))
+    text = _coefficients_csv(results)
+    if text is not None:
+        _write_file(run, COEFFICIENTS_FILE, text)
 
 
 def _log_datasets(run: Any, results: Any) -> None:
@@ -523,8 +523,16 @@ def _load(folder: str, metadata: dict[str, Any]) -> Any:
     return load_pickle(os.path.join(folder, metadata.get("model_file", MODEL_FILE)))
 
 
+def _coefficients_csv(results: Any) -> str | None:
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # as at fit time: inference on a degenerate fit
+        table = _results.coefficients(results)
+    return None if table is None else _results.coefficients_csv(table)
+
+
 FLAVOR = Flavor(name=NAME, save=_save, load=_load, requirements=("statsmodels",),
-                snapshot=_snapshot)
+                snapshot=_snapshot, coefficients=_coefficients_csv)
 
 
 log_model, load_model = flavor_functions(NAME, "statsmodels")

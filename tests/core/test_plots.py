@@ -264,6 +264,19 @@ def test_a_bad_spec_fails_at_read_time_with_a_clear_error(tmp_path):
     assert done.exit_code == 1 and "kind" in done.stderr and "Traceback" not in done.stderr
 
 
+
+def test_a_coefficient_report_of_a_flavor_without_one_fails_at_read_time(tmp_path):
+    # The pickle flavor has no coefficient table: the reader says so (no integration imported).
+    with autolog.start_run() as run:
+        autolog.models.log_model({"weights": [1.0, 2.0]}, "model", flavor="pickle")
+        autolog.log_text(json.dumps({"format": "autolog.plot/1", "kind": "model_coefficients",
+                                     "title": "t", "model": "model", "flavor": "pickle"}),
+                         f"coefficients.csv{SPEC_SUFFIX}")
+    autolog.flush()
+    with pytest.raises(autolog.PlotError, match="no coefficient table for 'pickle'"):
+        autolog.Client().download_artifacts(run.info.run_id, "coefficients.csv", str(tmp_path))
+
+
 BLOCK_MATPLOTLIB = """
 import sys
 class _NoMatplotlib:

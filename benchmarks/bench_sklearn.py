@@ -121,11 +121,13 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    fits = 8 if args.quick else 30
+    fits = 8 if args.quick else 40
     repeats = 2 if args.quick else 5
+    forest_pairs = 2 if args.quick else 15  # 0.2 s fits: the paired difference needs many
     with tempfile.TemporaryDirectory() as root:
         autolog.set_tracking_uri(root)
         print(f"python {sys.version.split()[0]}, scikit-learn {__import__('sklearn').__version__}")
+        print(_bench.settle_disk(root, max_wait_s=0 if args.quick else 90))
         X, y = load_iris(return_X_y=True)
 
         def logistic() -> None:
@@ -143,13 +145,14 @@ def main() -> None:
         data = load_breast_cancer(return_X_y=True)
         _bench.print_pairs("RandomForestClassifier(100)/breast cancer", _bench.paired_runs(
             lambda: RandomForestClassifier(n_estimators=100, random_state=0).fit(*data),
-            _switch(), repeats), target="target <= x1.05 durable")
+            _switch(), forest_pairs), target="target <= x1.05 durable")
         X_train, _, y_train, _ = train_test_split(data[0], data[1], test_size=0.2, random_state=42)
         grid = {"n_estimators": [50, 100], "max_depth": [3, 5], "learning_rate": [0.01, 0.1]}
         _bench.print_pairs("tutorial GridSearchCV(GradientBoostingClassifier)", _bench.paired_runs(
             lambda: GridSearchCV(GradientBoostingClassifier(random_state=42), grid, cv=3,
                                  scoring="accuracy").fit(X_train, y_train),
             _switch(), max(1, repeats // 2 + 1), warmup=False), target="target <= x1.05 durable")
+        print(_bench.settle_disk(root, max_wait_s=0))  # what the disk cost by the end
         model_cost({"LogisticRegression/iris": LogisticRegression(max_iter=500).fit(X, y),
                     "RandomForest(100)/breast cancer":
                         RandomForestClassifier(n_estimators=100, random_state=0).fit(*data)},

@@ -30,6 +30,7 @@ import warnings
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
 from _bench import print_ratios  # noqa: E402
 
 import autolog  # noqa: E402
@@ -110,6 +111,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Spark MLlib, {args.master}, {os.cpu_count()} CPUs, load average {load}")
+    print(_bench.settle_disk(folder))
     try:
         # Warm-up, both ways: JIT, the store's first connection, the first model save.
         for enabled in (False, True):

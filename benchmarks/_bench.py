@@ -117,7 +117,7 @@ def settle_disk(folder: str, quiet_us: float = 200.0, max_wait_s: float = 90.0) 
         waited += 3.0
         latency = disk_latency_us(folder)
     note = f", after waiting {waited:.0f} s for it to settle" if waited else ""
-    slow = "" if latency <= quiet_us else f" (still slow: figures below include it)"
+    slow = "" if latency <= quiet_us else " (still slow: figures below include it)"
     return f"disk: a new folder + small file costs {latency:.0f} us{note}{slow}"
 
 

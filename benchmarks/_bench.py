@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
+import tempfile
 import time
 from typing import Any, Callable, Sequence
 
@@ -87,10 +90,6 @@ def own_time(targets: Sequence[tuple[Any, str, str]], enable: Callable[[bool], N
 
 def disk_latency_us(folder: str, entries: int = 40) -> float:
     """Median microseconds to create a folder and a 300-byte file in it, under ``folder``."""
-    import os
-    import shutil
-    import tempfile
-
     scratch = tempfile.mkdtemp(prefix="disk-probe-", dir=folder)
     times = []
     try:

@@ -264,9 +264,8 @@ def test_a_bad_spec_fails_at_read_time_with_a_clear_error(tmp_path):
     assert done.exit_code == 1 and "kind" in done.stderr and "Traceback" not in done.stderr
 
 
-
 def test_a_coefficient_report_of_a_flavor_without_one_fails_at_read_time(tmp_path):
-    # The pickle flavor has no coefficient table: the reader says so (no integration imported).
+    # The pickle flavor has no coefficient table: the reader says so.
     with autolog.start_run() as run:
         autolog.models.log_model({"weights": [1.0, 2.0]}, "model", flavor="pickle")
         autolog.log_text(json.dumps({"format": "autolog.plot/1", "kind": "model_coefficients",

@@ -61,11 +61,13 @@ def test_nested_runs_get_tags_but_not_the_files_again():
 
 
 def test_each_part_can_be_turned_off():
-    autolog.set_environment_logging(command=False, host=False, requirements=False)
+    autolog.set_environment_logging(command=False, host=False, git=False, git_diff=False,
+                                    requirements=False, gpus=False)
     with autolog.start_run() as run:
         pass
     tags = autolog.get_run(run.info.run_id).data.tags
-    assert "autolog.command" not in tags and "autolog.host" not in tags
+    assert "autolog.command" not in tags and "autolog.host" not in tags and "autolog.gpus" not in tags
+    assert not [k for k in tags if k.startswith("autolog.source.git")]
     assert Client().list_artifacts(run.info.run_id) == []
     assert "autolog.user" in tags  # who ran it is not part of the environment switch
 

@@ -28,14 +28,16 @@ require("pyspark")
 require("pyarrow")
 
 import pyarrow.parquet as pq  # noqa: E402
-from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
+from pyspark.ml import Pipeline, PipelineModel, Transformer  # noqa: E402
 from pyspark.ml.classification import LogisticRegression  # noqa: E402
 from pyspark.ml.evaluation import BinaryClassificationEvaluator  # noqa: E402
 from pyspark.ml.feature import (StandardScaler, StringIndexer,  # noqa: E402
                                 VectorAssembler)
+from pyspark.ml.param.shared import HasInputCol, HasOutputCol  # noqa: E402
 from pyspark.ml.regression import LinearRegression  # noqa: E402
-from pyspark.ml.tuning import (CrossValidator, ParamGridBuilder,  # noqa: E402
-                               TrainValidationSplit)
+from pyspark.ml.tuning import (CrossValidator, CrossValidatorModel,  # noqa: E402
+                               ParamGridBuilder, TrainValidationSplit)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable  # noqa: E402
 
 from autolog.integrations.spark import flavor, native_data, native_writer  # noqa: E402
 
@@ -52,6 +54,20 @@ def frame(spark_session):
         rows.append((a, b, float(a - b + rng.gauss(0, 0.5) > 0), 2 * a - b, ["x", "y", "z"][i % 3],
                      float(i % 3)))
     return spark_session.createDataFrame(rows, ["a", "b", "label", "y", "cat", "klass"]).cache()
+
+
+class Doubler(Transformer, HasInputCol, HasOutputCol, DefaultParamsReadable,
+              DefaultParamsWritable):
+    """A stage in Python: Spark's writer saves a pipeline holding one, not the native writer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set(inputCol="a", outputCol="a2")
+
+    def _transform(self, df):
+        from pyspark.sql import functions as F
+
+        return df.withColumn(self.getOutputCol(), F.col(self.getInputCol()) * 2)
 
 
 def assembler() -> VectorAssembler:
@@ -248,12 +264,16 @@ def test_under_strict_mode_a_native_writer_bug_is_not_hidden(frame, monkeypatch,
     assert not (tmp_path / flavor.MODEL_DIR).exists()
 
 
-def test_a_tuner_with_sub_models_is_left_to_sparks_writer(frame, tmp_path):
+def _tuner_with_sub_models(df):
     lr = LogisticRegression(maxIter=1)
-    model = CrossValidator(estimator=lr, numFolds=2, collectSubModels=True,
-                           estimatorParamMaps=ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0])
-                           .build(), evaluator=BinaryClassificationEvaluator()
-                           ).fit(assembler().transform(frame))
+    return lr, CrossValidator(estimator=lr, numFolds=2, collectSubModels=True,
+                              estimatorParamMaps=ParamGridBuilder().addGrid(lr.regParam, [0.0, 1.0])
+                              .build(), evaluator=BinaryClassificationEvaluator()
+                              ).fit(assembler().transform(df))
+
+
+def test_a_tuner_with_sub_models_is_left_to_sparks_writer(frame, tmp_path):
+    _, model = _tuner_with_sub_models(frame)
     with pytest.raises(native_writer.NotNative, match="sub-models"):
         native_writer.save(native_writer.freeze(model), str(tmp_path / "ours"),
                            flavor._spark_write)
@@ -261,3 +281,41 @@ def test_a_tuner_with_sub_models_is_left_to_sparks_writer(frame, tmp_path):
     folder = tmp_path / "flavor" / flavor.MODEL_DIR
     assert (folder / "subModels").is_dir()
     assert next((folder / "metadata").glob("part-*")).name.endswith("-c000.txt")
+
+
+def test_a_pipeline_sparks_writer_saves_keeps_the_params_of_the_fit(spark_session, frame,
+                                                                    tmp_path):
+    model = Pipeline(stages=[Doubler(),
+                             VectorAssembler(inputCols=["a2", "b"], outputCol="features"),
+                             LogisticRegression(maxIter=2)]).fit(frame)
+    expected = output(model, frame)
+    frozen = native_writer.freeze(model)
+    with pytest.raises(native_writer.NotNative, match="a stage in Python"):
+        native_writer.save(frozen, str(tmp_path / "probe"), flavor._spark_write)
+    # Changed after the fit, before autolog's writer saves the model:
+    model.stages[0].set(model.stages[0].outputCol, "renamed")
+    model.stages[-1].setThreshold(0.9)
+    # A transform pushes the new threshold into the JVM object too.
+    model.stages[-1].transform(model.stages[1].transform(Doubler().transform(frame)))
+    flavor._save(frozen, str(tmp_path))
+    loaded = PipelineModel.load(str(tmp_path / flavor.MODEL_DIR))
+    assert loaded.uid == model.uid
+    assert [s.uid for s in loaded.stages] == [s.uid for s in model.stages]
+    assert loaded.stages[0].getOutputCol() == "a2" and loaded.stages[-1].getThreshold() == 0.5
+    assert output(loaded, frame) == expected
+    # The live model keeps what the user set.
+    assert model.stages[0].getOutputCol() == "renamed" and model.stages[-1].getThreshold() == 0.9
+
+
+def test_a_tuner_sparks_writer_saves_keeps_its_fitted_estimator_and_best_model(frame, tmp_path):
+    lr, model = _tuner_with_sub_models(frame)
+    frozen = native_writer.freeze(model)
+    lr.setMaxIter(7)  # the user's estimator, reused after the search
+    model.bestModel.setThreshold(0.9)
+    flavor._save(frozen, str(tmp_path))
+    folder = tmp_path / flavor.MODEL_DIR
+    assert (folder / "subModels").is_dir()  # Spark's writer saved it
+    loaded = CrossValidatorModel.load(str(folder))
+    assert loaded.uid == model.uid and loaded.getEstimator().uid == lr.uid
+    assert loaded.getEstimator().getMaxIter() == 1 and loaded.bestModel.getThreshold() == 0.5
+    assert lr.getMaxIter() == 7 and model.bestModel.getThreshold() == 0.9

@@ -12,7 +12,8 @@ as MLflow's ``dfs_tmpdir`` does. Loading does the reverse.
 Most models never reach Spark's writer: :mod:`.native_writer` writes the same folder on the
 driver without a Spark job (Spark's writer costs a few jobs per stage), with Spark's writer
 still used for any stage it does not support, and for the whole model if it fails (under
-``AUTOLOG_STRICT=1`` its failure is raised instead, so that tests see it).
+``AUTOLOG_STRICT=1`` its failure is raised instead, so that tests see it); either way with the
+params the model had when it was fitted.
 
 ``snapshot`` takes what the save needs on the training path without calling the JVM where it
 can (:func:`.native_writer.freeze`: the params as they are now; fitted data never changes), and
@@ -130,8 +131,26 @@ def _save(model: Any, folder: str) -> dict[str, Any]:
             _native_failed(exc)
         else:
             return _flavor_meta(live)
+        _spark_write(_as_fitted(frozen), target)
+        return _flavor_meta(live)
     _spark_write(live, target)
     return _flavor_meta(live)
+
+
+def _as_fitted(frozen: Any) -> Any:
+    """What Spark's writer saves in the native writer's place: the model with the params it was
+    fitted with, though the user may have changed some since (the save runs later, on autolog's
+    writer thread)."""
+    from autolog.integrations import _config
+    from autolog.integrations.spark import native_writer
+
+    try:
+        return native_writer.fitted(frozen)
+    except Exception:
+        if _config.strict():
+            raise
+        logger.info("autolog: the Spark model is saved with its current params", exc_info=True)
+        return frozen.model
 
 
 def _flavor_meta(live: Any) -> dict[str, Any]:

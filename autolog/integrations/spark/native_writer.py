@@ -17,7 +17,8 @@ evaluators, ...); the models of :data:`.native_data.DATA`; ``CrossValidatorModel
 sub-models, which Spark's writer skips by default too). Any other stage, at the top or inside a
 pipeline or a tuner, is written by Spark's own writer in its place (``spark_save``). What Spark
 lays out differently (a pipeline with a Python stage, a param map holding a stage) raises
-:class:`NotNative`, and the caller hands the whole model to Spark's writer.
+:class:`NotNative`, and the caller hands the whole model to Spark's writer, as :func:`fitted`
+gives it back: with the params of the fit, not those the user may have set since.
 
 The snapshot (:func:`freeze`) calls no JVM: a fitted model's values never change, only its
 params can, so it keeps a copy of each part's Python-side params (the values Spark's Python
@@ -26,6 +27,7 @@ writer would transfer to the JVM before writing) and the save writes those.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -182,6 +184,40 @@ class _Writer:
             text = self._render(obj._java_obj)
         return text
 
+    def fitted(self, obj: Any) -> Any:
+        """``obj`` with every part's params as frozen, for Spark's own writer: ``obj`` itself
+        when no part changed since, else a copy (same uid) holding copies of the changed parts.
+        A tuner's sub-models (never frozen) are kept as they are."""
+        if _is_pipeline(obj, "PipelineModel"):
+            stages = [self.fitted(s) for s in obj.stages]
+            if _same_parts(stages, obj.stages):
+                return obj
+            container = copy.copy(obj)  # not obj.copy(): PipelineModel.copy() draws a new uid
+            container.stages = stages
+            return container
+        if _is_pipeline(obj, "Pipeline") or type(obj).__name__ in TUNERS:
+            return self._fitted_container(obj)
+        return self._as_fitted(obj) if id(obj) in self.frozen.params else obj
+
+    def _fitted_container(self, obj: Any) -> Any:
+        """A Pipeline (a tuner's estimator) or a tuner's model, its params and parts as frozen."""
+        params, defaults = self.frozen.params.get(id(obj), (obj._paramMap, obj._defaultParamMap))
+        names = ["stages"] if _is_pipeline(obj, "Pipeline") else ["estimator", "evaluator"]
+        before = {name: self._get(obj, name) for name in names}
+        after = {name: [self.fitted(s) for s in value] if isinstance(value, list)
+                 else self.fitted(value) for name, value in before.items()}
+        best = getattr(obj, "bestModel", None)
+        fitted_best = None if best is None else self.fitted(best)
+        if (obj._paramMap == params and obj._defaultParamMap == defaults and fitted_best is best
+                and all(_same_parts(after[name], before[name]) for name in names)):
+            return obj
+        container = copy.copy(obj)  # not obj.copy(): the tuners' copy() draws a new uid
+        container._paramMap, container._defaultParamMap = dict(params), dict(defaults)
+        container._set(**after)
+        if best is not None:
+            container.bestModel = fitted_best
+        return container
+
     def write(self, obj: Any, folder: str) -> None:
         if _is_pipeline(obj, "PipelineModel") or _is_pipeline(obj, "Pipeline"):
             self._pipeline(obj, folder)
@@ -274,6 +310,12 @@ class _Writer:
         self.write(obj.bestModel, os.path.join(folder, "bestModel"))
 
 
+def _same_parts(new: Any, old: Any) -> bool:
+    if isinstance(old, list):
+        return len(new) == len(old) and all(a is b for a, b in zip(new, old))
+    return new is old
+
+
 def _java_hash(text: str) -> int:
     """Java's ``String.hashCode`` (Spark's default seed of a class is its name's hash)."""
     h = 0
@@ -292,3 +334,16 @@ def save(frozen: Frozen, folder: str, spark_save: SpSave) -> None:
         NotNative: a part cannot be written here; ``folder`` may hold part of the model.
     """
     _Writer(frozen, spark_save).write(frozen.model, folder)
+
+
+def fitted(frozen: Frozen) -> Any:
+    """The model of ``frozen`` as it was fitted (params included), for Spark's own writer when
+    :func:`save` cannot write it.
+
+    Raises:
+        RuntimeError: no active SparkContext (a changed Java stage is copied in the JVM).
+    """
+    def unused(stage: Any, folder: str) -> None:
+        raise AssertionError("fitted() writes nothing")
+
+    return _Writer(frozen, unused).fitted(frozen.model)

@@ -134,6 +134,29 @@ def _agrees(metadata: dict[str, Any], obj: Any) -> bool:
     return True
 
 
+class _Handles:
+    """What every save asks the JVM for, asked once per SparkContext: each py4j lookup is a round
+    trip (about a quarter of a millisecond), and they were most of a save's 30 ms."""
+
+    __slots__ = ("sc", "jvm", "jsc", "version", "metadata", "none", "writer_of")
+
+    def __init__(self, sc: Any) -> None:
+        self.sc, self.jvm = sc, sc._jvm
+        self.jsc, self.version = sc._jsc.sc(), sc.version
+        self.metadata = self.jvm.org.apache.spark.ml.util.DefaultParamsWriter.getMetadataToSave
+        self.none = self.jvm.scala.Option.empty()
+        self.writer_of: dict[str, str] = {}  # a stage's Java class -> its MLWriter's class
+
+
+_handles: list[_Handles] = []  # of the current SparkContext (one at a time per process)
+
+
+def _handles_of(sc: Any) -> _Handles:
+    if not _handles or _handles[0].sc is not sc:
+        _handles[:] = [_Handles(sc)]
+    return _handles[0]
+
+
 class _Writer:
     def __init__(self, frozen: Frozen, spark_save: SpSave) -> None:
         from pyspark import SparkContext
@@ -142,8 +165,9 @@ class _Writer:
         if sc is None:
             raise RuntimeError("no active SparkContext")
         self.frozen, self.spark_save = frozen, spark_save
-        self.jvm: Any = sc._jvm
-        self.jsc, self.version = sc._jsc.sc(), sc.version
+        self.handles = _handles_of(sc)
+        self.jvm: Any = self.handles.jvm
+        self.version = self.handles.version
 
     def _as_fitted(self, obj: Any) -> Any:
         """``obj`` with the params it had when frozen (a copy if they changed since)."""
@@ -163,9 +187,8 @@ class _Writer:
         return copy
 
     def _render(self, java: Any) -> str:
-        none = self.jvm.scala.Option.empty()
-        writer = self.jvm.org.apache.spark.ml.util.DefaultParamsWriter
-        return str(writer.getMetadataToSave(java, self.jsc, none, none))
+        h = self.handles
+        return str(h.metadata(java, h.jsc, h.none, h.none))
 
     def _get(self, obj: Any, name: str) -> Any:
         """A container's param as it was when frozen (Python-side, as Spark's writer reads it)."""
@@ -232,7 +255,10 @@ class _Writer:
             self.spark_save(obj, folder)
             return
         jobj = obj._java_obj
-        java_class, writer = jobj.getClass().getName(), jobj.write().getClass().getName()
+        java_class = jobj.getClass().getName()
+        writer = self.handles.writer_of.get(java_class)
+        if writer is None:
+            writer = self.handles.writer_of[java_class] = jobj.write().getClass().getName()
         data = native_data.DATA.get(java_class)
         # Params-only stages (transformers, estimators, evaluators) use DefaultParamsWriter; a
         # model of DATA its own writer. Any other writer (or a changed one): Spark's.

@@ -31,7 +31,6 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _bench  # noqa: E402
-from _bench import print_ratios  # noqa: E402
 
 import autolog  # noqa: E402
 
@@ -65,9 +64,10 @@ def _pairs(label: str, fn: Callable[[], Any], pairs: int, jvm_pid: int, **settin
             (on if enabled else off).append(_measure(fn, jvm_pid))
     autolog.spark.autolog(disable=True)
     print(f"\n{label}: {pairs} off/on pairs")
-    print_ratios(off, on, 1, 1.05, [("training path, wall", 0), ("training path, CPU (python + JVM)", 1),
-                                    ("durable (flush in the clock), wall", 2),
-                                    ("durable, CPU (python + JVM)", 3)])
+    _bench.print_ratios(off, on, 1, 1.05, [("training path, wall", 0),
+                                           ("training path, CPU (python + JVM)", 1),
+                                           ("durable (flush in the clock), wall", 2),
+                                           ("durable, CPU (python + JVM)", 3)])
 
 
 def main() -> None:

@@ -123,21 +123,21 @@ def _save(model: Any, folder: str) -> dict[str, Any]:
     if frozen is None and not isinstance(model, Snapshot):
         frozen = _freeze(model)  # saved without a snapshot: frozen now
     live = frozen.model if frozen else model.model if isinstance(model, Snapshot) else model
+    to_write = live
     if frozen is not None:
         try:
             native_writer.save(frozen, target, _spark_write)
         except Exception as exc:  # noqa: BLE001 - Spark's writer takes over
             shutil.rmtree(target, ignore_errors=True)
             _native_failed(exc)
+            to_write = _fitted_model(frozen)
         else:
             return _flavor_meta(live)
-        _spark_write(_as_fitted(frozen), target)
-        return _flavor_meta(live)
-    _spark_write(live, target)
+    _spark_write(to_write, target)
     return _flavor_meta(live)
 
 
-def _as_fitted(frozen: Any) -> Any:
+def _fitted_model(frozen: Any) -> Any:
     """What Spark's writer saves in the native writer's place: the model with the params it was
     fitted with, though the user may have changed some since (the save runs later, on autolog's
     writer thread)."""
@@ -146,7 +146,7 @@ def _as_fitted(frozen: Any) -> Any:
 
     try:
         return native_writer.fitted(frozen)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the current params rather than no model at all
         if _config.strict():
             raise
         logger.info("autolog: the Spark model is saved with its current params", exc_info=True)

@@ -148,13 +148,14 @@ class _Handles:
         self.writer_of: dict[str, str] = {}  # a stage's Java class -> its MLWriter's class
 
 
-_handles: list[_Handles] = []  # of the current SparkContext (one at a time per process)
+_handles: _Handles | None = None  # of the current SparkContext (one at a time per process)
 
 
 def _handles_of(sc: Any) -> _Handles:
-    if not _handles or _handles[0].sc is not sc:
-        _handles[:] = [_Handles(sc)]
-    return _handles[0]
+    global _handles
+    if _handles is None or _handles.sc is not sc:
+        _handles = _Handles(sc)
+    return _handles
 
 
 class _Writer:

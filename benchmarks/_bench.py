@@ -83,8 +83,8 @@ def own_time(targets: Sequence[tuple[Any, str, str]], enable: Callable[[bool], N
 
 # -- the disk under the store ---------------------------------------------------------------------
 # A durable point includes creating a run's folders and files. On a virtual disk (this project's
-# 2-core VMs: ext4 mounted with online discard) creating a file or folder costs 50 us one minute
-# and 400-1300 us of kernel CPU the next, after another process freed many files: enough to
+# 2-core VMs: ext4 mounted with online discard) creating a file or folder costs 15-50 us one
+# minute and 400-1300 us of kernel CPU the next, after another process freed many files: enough to
 # triple a run's writer time. The benchmarks print what the disk costs when they measure, and
 # wait (a bounded time) for it to settle first, so that figures are compared on a known disk.
 

@@ -61,6 +61,64 @@ def test_experiments_list_create_rename_delete_restore(page, ui_server):
     page.locator("#experiments tr", has_text="renamed in the browser").wait_for()
 
 
+# Answers arrive out of order when the server is slow on one request. Each rule delays the first
+# request whose URL contains its text: `before` ms before it is sent, `after` ms before its answer
+# is handed to the page.
+DELAY_REQUESTS = """
+const realFetch = window.fetch;
+window.__delays = [];
+window.fetch = async (url, init) => {
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const i = window.__delays.findIndex((rule) => String(url).includes(rule.match));
+  if (i < 0) return realFetch(url, init);
+  const [rule] = window.__delays.splice(i, 1);
+  await pause(rule.before);
+  const response = await realFetch(url, init);
+  await pause(rule.after);
+  return response;
+};
+"""
+
+
+def delay_next(page, match: str, before: int = 0, after: int = 0) -> None:
+    page.evaluate("(rule) => window.__delays.push(rule)", {"match": match, "before": before,
+                                                          "after": after})
+
+
+def test_late_old_list_does_not_replace_newer(page, ui_server):
+    # Restore, then switch to the active view at once: the switch's list is read before the
+    # restore commits and arrives after the restore's own reload.
+    page.add_init_script(DELAY_REQUESTS)
+    page.goto(ui_server.url + "/")
+    page.locator("#experiments tbody tr").first.wait_for()
+    page.fill("#new-name", "restored fast")
+    page.click("#create button[type=submit]")
+    made = page.locator("#experiments tr", has_text="restored fast")
+    made.get_by_role("button", name="Delete").click()
+    made.wait_for(state="detached")
+    page.select_option("#view", "deleted")
+    delay_next(page, "/update", before=300)
+    delay_next(page, "view=active", after=1000)
+    made.get_by_role("button", name="Restore").click()
+    page.select_option("#view", "active")
+    page.wait_for_timeout(1800)  # past the late answer
+    assert made.count() == 1
+
+
+def test_late_preview_does_not_replace_newer(page, ui_server):
+    page.add_init_script(DELAY_REQUESTS)
+    open_runs(page, ui_server, "ui_showcase")
+    page.get_by_role("link", name="plots_and_files").click()
+    page.wait_for_selector("body[data-ready='1']")
+    delay_next(page, "training_confusion_matrix", after=800)
+    page.get_by_role("button", name=re.compile("training_confusion_matrix.png")).click()
+    page.get_by_role("button", name=re.compile("training_roc_curve")).click()
+    page.wait_for_selector("#preview .spec[data-kind='curves']")
+    page.wait_for_timeout(1200)  # past the late answer
+    assert page.locator("#preview .spec").get_attribute("data-kind") == "curves"
+    assert "artifact=training_roc_curve" in page.url
+
+
 def test_filter_valid_and_invalid(page, ui_server):
     open_runs(page, ui_server, "tagged_experiments")
     assert len(run_names(page)) == 3

@@ -1,6 +1,6 @@
 // Charts of one or more metrics of one or more runs: x = step, wall time or relative time;
 // log scale; smoothing. The server sends each series downsampled (min and max per bucket).
-import {api, crumbs, el, getState, listParam, setState, toast} from "./common.js";
+import {api, crumbs, el, getState, listParam, newestOnly, setState, toast} from "./common.js";
 import {COLORS, lineChart, smooth} from "./plot.js";
 
 const charts = document.getElementById("charts");
@@ -58,9 +58,11 @@ async function pickMetrics() {
   crumbs({text: "Experiments", href: "/"}, {text: run.experiment_name, href: `/experiments/${encodeURIComponent(run.experiment_id)}`}, {text: "Chart"});
 }
 
+const fetchSeries = newestOnly();  // metrics ticked in quick succession
+
 async function load() {
   save();
-  data = await api("/ui-api/series", {runs: state.runs, metrics: state.metrics, points: 1000});
+  data = await fetchSeries("/ui-api/series", {runs: state.runs, metrics: state.metrics, points: 1000});
   draw();
 }
 

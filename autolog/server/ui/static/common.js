@@ -55,6 +55,23 @@ export async function api(path, params = {}, body = undefined) {
   return data;
 }
 
+/**
+ * An api() for one thing a view shows (a list, a preview, a chart) that is fetched again as the
+ * user acts. Requests overlap when the user acts faster than the server answers, and answers can
+ * arrive out of order: only the newest request's answer (or error) comes back; a superseded one
+ * never settles, so an older answer arriving last cannot replace what the user asked for since.
+ */
+export function newestOnly() {
+  let latest = 0;
+  return (...args) => {
+    const ticket = ++latest;
+    const never = new Promise(() => {});
+    return api(...args).then(
+      (data) => (ticket === latest ? data : never),
+      (err) => { if (ticket === latest) throw err; return never; });
+  };
+}
+
 /** The page's state from its URL query. */
 export function getState() {
   return new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 // Compare 2-50 runs: params side by side (differences highlighted), metrics, a parallel
 // coordinates view of the differing params against a chosen metric, and overlaid curves.
-import {api, crumbs, el, fmtNumber, getState, listParam, runLink, setState, toast} from "./common.js";
+import {api, crumbs, el, fmtNumber, getState, listParam, newestOnly, runLink, setState, toast} from "./common.js";
 import {lineChart, parallelCoords} from "./plot.js";
 
 const s = getState();
@@ -32,13 +32,15 @@ function drawParallel() {
   document.getElementById("parallel").replaceChildren(parallelCoords(dims, data.runs.map((r) => r.run_name || r.run_id)));
 }
 
+const fetchCurves = newestOnly();  // the metric changed again before its curves came
+
 async function drawCurves() {
   const box = document.getElementById("curves");
   if (!state.metric) { box.replaceChildren(); return; }
   const ids = data.runs.map((r) => r.run_id);
   document.getElementById("open-chart").setAttribute("href",
     `/chart?runs=${encodeURIComponent(ids.join(","))}&metrics=${encodeURIComponent(state.metric)}`);
-  const series = await api("/ui-api/series", {runs: ids, metrics: state.metric, points: 500});
+  const series = await fetchCurves("/ui-api/series", {runs: ids, metrics: state.metric, points: 500});
   box.replaceChildren(lineChart(series.series.map((x) => ({name: x.run_name || x.run_id, points: x.points.map((p) => [p[0], p[2]])})),
     {title: state.metric, xLabel: "step", legend: true}));
 }

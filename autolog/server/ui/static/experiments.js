@@ -1,13 +1,16 @@
 // The experiments list: run counts, last activity; create, rename, delete and restore.
-import {api, crumbs, el, fmtTime, getState, setState, toast} from "./common.js";
+import {api, crumbs, el, fmtTime, getState, newestOnly, setState, toast} from "./common.js";
 
 const body = document.querySelector("#experiments tbody");
 const viewSelect = document.getElementById("view");
+// A view switch while a restore is still posting starts a second load: the first one's older
+// list must not land last.
+const fetchList = newestOnly();
 
 async function load() {
   const view = getState().get("view") || "active";
   viewSelect.value = view;
-  const data = await api("/ui-api/experiments", {view});
+  const data = await fetchList("/ui-api/experiments", {view});
   body.replaceChildren(...data.experiments.map(row));
   if (!data.experiments.length) body.append(el("tr", {}, el("td", {colspan: 5, class: "muted"}, "No experiments.")));
 }

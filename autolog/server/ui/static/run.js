@@ -1,6 +1,6 @@
 // One run: overview, metrics with sparklines, params, tags, and the artifact tree with previews.
-import {api, crumbs, el, fmtDuration, fmtNumber, fmtTime, getState, runLink, setState,
-  statusBadge, toast} from "./common.js";
+import {api, crumbs, el, fmtDuration, fmtNumber, fmtTime, getState, newestOnly, runLink,
+  setState, statusBadge, toast} from "./common.js";
 import {drawSpec, sparkline} from "./plot.js";
 
 const runId = document.getElementById("app").dataset.runId;
@@ -77,12 +77,14 @@ function rawUrl(path, download) {
   return `${base}/raw?path=${encodeURIComponent(path)}${download ? "&download=1" : ""}`;
 }
 
+const fetchPreview = newestOnly();  // a slow file's preview must not replace the next one's
+
 async function show(path) {
   setState({artifact: path});
   preview.replaceChildren(el("p", {class: "muted"}, "Loading…"));
   let p;
   try {
-    p = await api(`${base}/preview`, {path});
+    p = await fetchPreview(`${base}/preview`, {path});
   } catch (err) {
     preview.replaceChildren(el("p", {class: "error"}, err.message));
     return;

@@ -1,8 +1,8 @@
 // The runs table of one experiment. The server filters, sorts and pages; this module keeps a
 // sparse cache of fetched pages and puts in the DOM only the rows inside the viewport (plus a
 // small margin), so 100,000 runs cost what 40 do. Everything the user chose lives in the URL.
-import {api, crumbs, el, fmtDuration, fmtNumber, fmtTime, getState, listParam, runLink,
-  setState, statusBadge, toast} from "./common.js";
+import {api, crumbs, el, fmtDuration, fmtNumber, fmtTime, getState, listParam, newestOnly,
+  runLink, setState, statusBadge, toast} from "./common.js";
 
 const ROW = 30, PAGE = 100, MARGIN = 10, REFRESH_MS = 5000;
 const ATTRS = [
@@ -300,8 +300,10 @@ const picker = document.getElementById("picker");
 const keySearch = document.getElementById("key-search");
 let searchTimer = 0;
 
+const fetchKeys = newestOnly();  // the search box's earlier text must not win
+
 async function loadKeys() {
-  const data = await api(`/ui-api/experiments/${experimentId}/keys`, {q: keySearch.value, limit: 100});
+  const data = await fetchKeys(`/ui-api/experiments/${experimentId}/keys`, {q: keySearch.value, limit: 100});
   const lists = document.getElementById("key-lists");
   lists.replaceChildren(...["params", "metrics", "tags"].map((kind) => el("fieldset", {class: "keys"},
     el("legend", {}, kind + (data[kind].truncated ? " (first 100; search to narrow)" : "")),

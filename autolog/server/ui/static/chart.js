@@ -53,7 +53,7 @@ async function pickMetrics() {
   picks.replaceChildren(el("span", {class: "muted"}, "metrics: "), ...keys.slice(0, 50).map((k) => el("label", {class: "key"},
     el("input", {type: "checkbox", checked: state.metrics.includes(k), onchange: (e) => {
       state.metrics = e.target.checked ? [...state.metrics, k] : state.metrics.filter((x) => x !== k);
-      load();
+      load().catch((err) => toast(err.message));
     }}), k)));
   crumbs({text: "Experiments", href: "/"}, {text: run.experiment_name, href: `/experiments/${encodeURIComponent(run.experiment_id)}`}, {text: "Chart"});
 }

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,9 @@ def store():
             autolog.log_metric("loss", 1 - acc)
             autolog.set_tag("phase", "tuning" if n == 50 else "baseline")
         ids[name] = run.info.run_id
+        # Runs started in the same millisecond tie on start_time and are ordered by run id (as
+        # in MLflow): the newest-first checks need each run a later start.
+        time.sleep(0.002)
     autolog.set_experiment("other")
     with autolog.start_run(run_name="lonely") as run:
         autolog.log_metric("rmse", 2.5)

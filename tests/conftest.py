@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 
 import pytest
 
@@ -32,6 +33,12 @@ def require(module: str):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{module} is required under CI=true but is not installed: {exc}")
         pytest.skip(f"{module} is not installed", allow_module_level=True)
+
+
+def next_start_time() -> None:
+    """Call between runs whose newest-first order a test checks: runs started in the same
+    millisecond tie on start_time and are ordered by run id (as in MLflow), which is random."""
+    time.sleep(0.002)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 import autolog
 from autolog import _tracking
 from autolog.cli import cli
+from tests.conftest import next_start_time
 
 TIME_RE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
@@ -63,9 +63,7 @@ def store():
             autolog.log_metric("loss", 1 - acc)
             autolog.set_tag("phase", "tuning" if n == 50 else "baseline")
         ids[name] = run.info.run_id
-        # Runs started in the same millisecond tie on start_time and are ordered by run id (as
-        # in MLflow): the newest-first checks need each run a later start.
-        time.sleep(0.002)
+        next_start_time()
     autolog.set_experiment("other")
     with autolog.start_run(run_name="lonely") as run:
         autolog.log_metric("rmse", 2.5)

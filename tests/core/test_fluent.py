@@ -7,7 +7,6 @@ import math
 import os
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from autolog.errors import (
     ParamConflictError,
     RunStateError,
 )
+from tests.conftest import next_start_time
 
 
 def read(path: str) -> str:
@@ -356,9 +356,7 @@ def test_search_runs_pandas_columns_and_filters():
             autolog.set_tags({"developer": dev, "phase": phase})
             autolog.log_param("C", acc)
             autolog.log_metric("test_accuracy", acc)
-        # Runs started in the same millisecond tie on start_time and are ordered by run id (as
-        # in MLflow): the newest-first check below needs each run a later start.
-        time.sleep(0.002)
+        next_start_time()
     df = autolog.search_runs(experiment_names=["tagged_experiments"],
                              filter_string="tags.phase = 'tuning' AND tags.developer = 'alice'")
     assert list(df.columns[:6]) == ["run_id", "experiment_id", "status", "artifact_uri",

@@ -65,12 +65,12 @@ export function newestOnly() {
   let latest = 0;
   return (...args) => {
     const ticket = ++latest;
-    const never = new Promise(() => {});
     return api(...args).then(
-      (data) => (ticket === latest ? data : never),
-      (err) => { if (ticket === latest) throw err; return never; });
+      (data) => (ticket === latest ? data : NEVER),
+      (err) => { if (ticket === latest) throw err; return NEVER; });
   };
 }
+const NEVER = new Promise(() => {});
 
 /** The page's state from its URL query. */
 export function getState() {
